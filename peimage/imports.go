@@ -1,0 +1,154 @@
+package peimage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// ImportedDLL is one import descriptor: a DLL and the functions taken from it.
+type ImportedDLL struct {
+	Name string
+	// FirstThunk is the RVA of this DLL's IAT slots (the loader fills them).
+	FirstThunk uint32
+	// OriginalFirstThunk is the RVA of the import lookup table (0 when the
+	// image has none and the names are read from the IAT itself).
+	OriginalFirstThunk uint32
+	Functions          []ImportedFunction
+}
+
+// ImportedFunction is one imported symbol and the IAT slot the loader
+// writes its address into.
+type ImportedFunction struct {
+	DLL     string
+	Name    string // empty for an import by ordinal
+	Ordinal uint16 // valid when ByOrdinal
+	// ByOrdinal is set for an import by ordinal.
+	ByOrdinal bool
+	// SlotRVA is the RVA of the IAT slot (pointer-sized) holding the address.
+	SlotRVA uint32
+}
+
+// Imports parses the import directory (data directory 1). It returns the
+// descriptors read before any error together with that error, so a damaged
+// late descriptor costs only itself.
+func (f *File) Imports() ([]ImportedDLL, error) {
+	dir := f.Optional.DataDirectories[DirImport]
+	if dir.RVA == 0 {
+		return nil, nil
+	}
+	var dlls []ImportedDLL
+	total := 0
+	for i := 0; ; i++ {
+		if i >= f.lim.MaxImports {
+			return dlls, &LimitError{What: "import descriptors", Limit: int64(f.lim.MaxImports)}
+		}
+		d, err := f.ReadRVA(dir.RVA+uint32(20*i), 20)
+		if err != nil {
+			return dlls, fmt.Errorf("import descriptor %d: %w", i, err)
+		}
+		ilt := binary.LittleEndian.Uint32(d[0:])
+		nameRVA := binary.LittleEndian.Uint32(d[12:])
+		iat := binary.LittleEndian.Uint32(d[16:])
+		if ilt == 0 && nameRVA == 0 && iat == 0 {
+			return dlls, nil
+		}
+		name, err := f.ReadCString(nameRVA)
+		if err != nil {
+			return dlls, fmt.Errorf("import descriptor %d name: %w", i, err)
+		}
+		dll := ImportedDLL{Name: name, FirstThunk: iat, OriginalFirstThunk: ilt}
+		err = f.readThunks(&dll, &total)
+		dlls = append(dlls, dll)
+		if err != nil {
+			return dlls, err
+		}
+	}
+}
+
+// readThunks reads one DLL's lookup table (or its IAT where there is none)
+// and records each function with its IAT slot.
+func (f *File) readThunks(dll *ImportedDLL, total *int) error {
+	lookup := dll.OriginalFirstThunk
+	if lookup == 0 {
+		lookup = dll.FirstThunk
+	}
+	ptr := uint32(4)
+	if f.Is64() {
+		ptr = 8
+	}
+	for j := uint32(0); ; j++ {
+		if *total >= f.lim.MaxImports {
+			return &LimitError{What: "imported functions", Limit: int64(f.lim.MaxImports)}
+		}
+		thunk, err := f.readPointer(lookup + j*ptr)
+		if err != nil {
+			return fmt.Errorf("import lookup table of %s: %w", dll.Name, err)
+		}
+		if thunk == 0 {
+			return nil
+		}
+		fn := ImportedFunction{DLL: dll.Name, SlotRVA: dll.FirstThunk + j*ptr}
+		ordinalFlag := uint64(1) << (ptr*8 - 1)
+		if thunk&ordinalFlag != 0 {
+			fn.ByOrdinal = true
+			fn.Ordinal = uint16(thunk)
+		} else {
+			name, err := f.ReadCString(uint32(thunk) + 2)
+			if err != nil {
+				return fmt.Errorf("import %d of %s: %w", j, dll.Name, err)
+			}
+			fn.Name = name
+		}
+		dll.Functions = append(dll.Functions, fn)
+		*total++
+	}
+}
+
+func (f *File) readPointer(rva uint32) (uint64, error) {
+	if f.Is64() {
+		return f.ReadU64(rva)
+	}
+	v, err := f.ReadU32(rva)
+	return uint64(v), err
+}
+
+// IATRanges returns the RVA ranges of the import address table: data
+// directory 12 where it is set, else the FirstThunk range of each import
+// descriptor. fromDirectory says which source was used.
+func (f *File) IATRanges() (ranges []Range, fromDirectory bool, err error) {
+	if d := f.Optional.DataDirectories[DirIAT]; d.RVA != 0 && d.Size != 0 {
+		return []Range{{Start: d.RVA, End: d.RVA + d.Size}}, true, nil
+	}
+	dlls, err := f.Imports()
+	ptr := uint32(4)
+	if f.Is64() {
+		ptr = 8
+	}
+	for _, d := range dlls {
+		if d.FirstThunk == 0 {
+			continue
+		}
+		n := uint32(len(d.Functions)+1) * ptr
+		ranges = append(ranges, Range{Start: d.FirstThunk, End: d.FirstThunk + n})
+	}
+	return ranges, false, err
+}
+
+// Range is a half-open RVA range [Start, End).
+type Range struct{ Start, End uint32 }
+
+// IsKernelModule reports whether name (an imported DLL) is a kernel-mode
+// module: ntoskrnl, hal, the kernel's class and port drivers.
+func IsKernelModule(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "ntoskrnl.exe", "ntkrnlpa.exe", "ntkrnlmp.exe", "ntkrpamp.exe", "hal.dll", "wdfldr.sys", "fltmgr.sys",
+		"ndis.sys", "storport.sys", "scsiport.sys", "ataport.sys", "ks.sys", "ksecdd.sys", "cng.sys", "netio.sys",
+		"wdmsec.sys", "tdi.sys", "usbd.sys", "hidclass.sys", "hidparse.sys", "classpnp.sys", "videoprt.sys",
+		"dxgkrnl.sys", "portcls.sys", "drmk.sys", "win32k.sys", "mcd.sys", "pciidex.sys", "tape.sys", "fwpkclnt.sys",
+		"clfs.sys", "ci.dll", "msrpc.sys", "wmilib.sys", "storport.dll", "wpprecorder.sys", "bootvid.dll", "kdcom.dll":
+		return true
+	}
+	return false
+}
