@@ -7,6 +7,7 @@ package checks
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hvcicheck/hvcicheck/peimage"
 )
@@ -93,6 +94,9 @@ type Source struct {
 // All returns every analyzer, in report order.
 func All() []*Analyzer {
 	return []*Analyzer{
+		ExecutablePoolType,
+		ExecutableProtection,
+		ExecutableMDLMapping,
 		WritableExecutableSection,
 		UnalignedSection,
 		IATInExecutableSection,
@@ -120,7 +124,7 @@ func Select(names []string) ([]*Analyzer, error) {
 // Lookup finds an analyzer by code ("0x2003", "2003") or name.
 func Lookup(name string) *Analyzer {
 	for _, a := range All() {
-		if a.Name == name || (a.Code != "" && (a.Code == name || a.Code[2:] == name)) {
+		if a.Name == name || (a.Code != "" && (a.Code == name || strings.TrimPrefix(a.Code, "0x") == name)) {
 			return a
 		}
 	}
@@ -131,7 +135,13 @@ func Lookup(name string) *Analyzer {
 // and location. An analyzer's error does not stop the others; the errors are
 // returned joined.
 func Run(f *peimage.File, analyzers []*Analyzer) ([]Finding, []error) {
-	facts := NewFacts(f)
+	return RunFacts(NewFacts(f), analyzers)
+}
+
+// RunFacts is Run with facts the caller already holds for the image (its
+// imports read once for classification and checks alike).
+func RunFacts(facts *Facts, analyzers []*Analyzer) ([]Finding, []error) {
+	f := facts.file
 	var out []Finding
 	var errs []error
 	for i, a := range analyzers {

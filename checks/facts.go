@@ -1,8 +1,11 @@
 package checks
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 
+	"github.com/hvcicheck/hvcicheck/callsite"
 	"github.com/hvcicheck/hvcicheck/peimage"
 )
 
@@ -14,6 +17,10 @@ type Facts struct {
 	importsOnce sync.Once
 	imports     []peimage.ImportedDLL
 	importsErr  error
+
+	callsOnce sync.Once
+	calls     *callsite.Report
+	callsErr  error
 }
 
 // NewFacts returns the lazily computed facts of f.
@@ -34,4 +41,33 @@ func (fc *Facts) ImportedDLLNames() []string {
 		names[i] = d.Name
 	}
 	return names
+}
+
+// File returns the image the facts are about.
+func (fc *Facts) File() *peimage.File { return fc.file }
+
+// AnalysisNotes says what the call-site analysis, if it ran, could not do:
+// calls whose arguments it could not compute (neither reported nor counted
+// clean) and whether a limit cut it short.
+func (fc *Facts) AnalysisNotes() (notes []string, limitReached bool) {
+	if fc.calls == nil {
+		return nil, false
+	}
+	st := fc.calls.Stats
+	if n := len(st.Unresolved); n > 0 {
+		var apis []string
+		for i, u := range st.Unresolved {
+			if i == 8 {
+				apis = append(apis, "…")
+				break
+			}
+			apis = append(apis, fmt.Sprintf("%s at 0x%x", u.API, u.Site))
+		}
+		notes = append(notes, fmt.Sprintf("%d checked call(s) with an argument the analysis could not compute (not reported, not counted clean): %s", n, strings.Join(apis, ", ")))
+	}
+	notes = append(notes, st.Notes...)
+	if st.Truncated {
+		notes = append(notes, "call-site analysis limit reached: some code was not analysed")
+	}
+	return notes, st.Truncated
 }

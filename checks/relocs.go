@@ -29,6 +29,7 @@ var PageCrossingRelocation = &Analyzer{
 func runPageCrossing(p *Pass) error {
 	relocs, err := p.File.BaseRelocs()
 	n := 0
+	var firstUnlisted uint32
 	for _, r := range relocs {
 		w := r.Width()
 		if w == 0 || r.RVA&(peimage.PageSize-1)+w <= peimage.PageSize {
@@ -36,6 +37,9 @@ func runPageCrossing(p *Pass) error {
 		}
 		n++
 		if n > maxRelocFindings {
+			if n == maxRelocFindings+1 {
+				firstUnlisted = r.RVA
+			}
 			continue
 		}
 		f := Finding{RVA: ptr(r.RVA), RVAEnd: ptr(r.RVA + w)}
@@ -48,7 +52,12 @@ func runPageCrossing(p *Pass) error {
 		p.Report(f)
 	}
 	if n > maxRelocFindings {
-		p.Report(Finding{Message: fmt.Sprintf("%d more page-crossing relocations not listed", n-maxRelocFindings)})
+		// The RVA of the first one left out sorts the summary after the
+		// listed ones (a finding without a location would sort first).
+		p.Report(Finding{
+			RVA:     ptr(firstUnlisted),
+			Message: fmt.Sprintf("%d more page-crossing relocations not listed, the first at RVA 0x%x", n-maxRelocFindings, firstUnlisted),
+		})
 	}
 	return err
 }

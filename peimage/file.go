@@ -184,20 +184,24 @@ func (f *File) Limits() Limits { return f.lim }
 // image, and another error when it is one too damaged to analyse.
 func Parse(r io.ReaderAt, size int64, lim Limits) (*File, error) {
 	lim = lim.withDefaults()
-	if lim.MaxFileSize > 0 && size > lim.MaxFileSize {
-		return nil, &LimitError{What: "file size", Limit: lim.MaxFileSize}
-	}
 	f := &File{r: r, size: size, lim: lim}
 	if err := f.parseHeaders(); err != nil {
 		return nil, err
+	}
+	if lim.MaxFileSize > 0 && size > lim.MaxFileSize {
+		return nil, &LimitError{What: "file size", Limit: lim.MaxFileSize, Got: size}
 	}
 	return f, nil
 }
 
 func (f *File) parseHeaders() error {
 	var dos [64]byte
-	if err := f.readFull(0, dos[:]); err != nil || dos[0] != 'M' || dos[1] != 'Z' {
+	n := int(min(max(f.size, 0), int64(len(dos))))
+	if f.readFull(0, dos[:n]) != nil || n < 2 || dos[0] != 'M' || dos[1] != 'Z' {
 		return fmt.Errorf("%w: no MZ header", ErrNotPE)
+	}
+	if n < len(dos) {
+		return fmt.Errorf("%w: the file ends inside the DOS header (%d bytes)", ErrNotPE, n)
 	}
 	lfanew := int64(binary.LittleEndian.Uint32(dos[0x3c:]))
 	var sig [4]byte

@@ -118,7 +118,7 @@ func (f *File) readPointer(rva uint32) (uint64, error) {
 // descriptor. fromDirectory says which source was used.
 func (f *File) IATRanges() (ranges []Range, fromDirectory bool, err error) {
 	if d := f.Optional.DataDirectories[DirIAT]; d.RVA != 0 && d.Size != 0 {
-		return []Range{{Start: d.RVA, End: d.RVA + d.Size}}, true, nil
+		return []Range{{Start: d.RVA, End: rangeEnd(d.RVA, d.Size)}}, true, nil
 	}
 	dlls, err := f.Imports()
 	ptr := uint32(4)
@@ -130,9 +130,18 @@ func (f *File) IATRanges() (ranges []Range, fromDirectory bool, err error) {
 			continue
 		}
 		n := uint32(len(d.Functions)+1) * ptr
-		ranges = append(ranges, Range{Start: d.FirstThunk, End: d.FirstThunk + n})
+		ranges = append(ranges, Range{Start: d.FirstThunk, End: rangeEnd(d.FirstThunk, n)})
 	}
 	return ranges, false, err
+}
+
+// rangeEnd is start+size, saturated at 0xFFFFFFFF where it would wrap
+// below start.
+func rangeEnd(start, size uint32) uint32 {
+	if start+size < start {
+		return 0xFFFFFFFF
+	}
+	return start + size
 }
 
 // Range is a half-open RVA range [Start, End).

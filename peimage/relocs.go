@@ -47,7 +47,10 @@ func (f *File) BaseRelocs() ([]Reloc, error) {
 	if dir.RVA == 0 || dir.Size == 0 {
 		return nil, nil
 	}
-	data, err := f.ReadRVA(dir.RVA, int(min(int64(dir.Size), f.lim.MaxReadBytes)))
+	if int64(dir.Size) > f.lim.MaxReadBytes {
+		return nil, &LimitError{What: "base relocation directory size", Limit: f.lim.MaxReadBytes, Got: int64(dir.Size)}
+	}
+	data, err := f.ReadRVA(dir.RVA, int(dir.Size))
 	if err != nil {
 		return nil, fmt.Errorf("base relocation directory: %w", err)
 	}

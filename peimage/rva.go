@@ -183,3 +183,14 @@ func (f *File) VAToRVA(va uint64) (uint32, bool) {
 	}
 	return uint32(va - base), true
 }
+
+// FileOffset translates an RVA to the file offset of its byte; ok is false
+// when the byte has no file backing (zero-filled tail, or outside sections).
+func (f *File) FileOffset(rva uint32) (int64, bool) {
+	s := f.SectionOf(rva)
+	if s == nil || rva-s.VirtualAddress >= s.SizeOfRawData {
+		return 0, false
+	}
+	off := int64(s.PointerToRawData) + int64(rva-s.VirtualAddress)
+	return off, off < f.size
+}

@@ -1,0 +1,378 @@
+package callsite
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hvcicheck/hvcicheck/dataflow"
+	"github.com/hvcicheck/hvcicheck/ir"
+	"github.com/hvcicheck/hvcicheck/peimage"
+)
+
+// Options bound and tune one image's analysis. Zero fields take defaults.
+type Options struct {
+	// MaxFunctions bounds the functions decoded per image.
+	MaxFunctions int
+	// MaxWrapperDepth bounds how many wrapper levels a value is followed up.
+	MaxWrapperDepth int
+	// Engine bounds each function's data flow.
+	Engine dataflow.Limits
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxFunctions <= 0 {
+		o.MaxFunctions = 20000
+	}
+	if o.MaxWrapperDepth <= 0 {
+		o.MaxWrapperDepth = 6
+	}
+	return o
+}
+
+// Finding is one call that asks for executable memory.
+type Finding struct {
+	Code string
+	API  string
+	// Site is the RVA of the call (or tail jump) where the executable value
+	// enters: the API call itself, or the call of the outermost wrapper.
+	Site uint32
+	// Function is the RVA of the function holding Site.
+	Function uint32
+	// Value is the executable argument value (nil for APIs that are always
+	// executable).
+	Value     *uint64
+	Tag       string
+	Certainty string
+	// Path is the call chain from Site to the API (empty for a direct call).
+	Path    []string
+	Message string
+	Fix     string
+}
+
+// Unresolved is a checked call whose argument could not be computed: it is
+// neither reported nor counted clean.
+type Unresolved struct {
+	Site uint32
+	API  string
+}
+
+// Stats describes the cost and completeness of an image's analysis.
+type Stats struct {
+	Functions    int // functions analysed
+	Instructions int // machine instructions decoded
+	// Truncated is set when a limit stopped part of the analysis.
+	Truncated  bool
+	Unresolved []Unresolved
+	Notes      []string
+}
+
+// Report is the outcome of analysing one image.
+type Report struct {
+	Findings []Finding
+	Stats    Stats
+}
+
+// Analyze finds the checked API calls of f, decoded by dec, and judges
+// their arguments.
+func Analyze(f *peimage.File, dec ir.Decoder, opts Options) (*Report, error) {
+	opts = opts.withDefaults()
+	im, err := newImage(f, dec, opts)
+	if err != nil {
+		return nil, fmt.Errorf("call-site analysis: %w", err)
+	}
+	w := &walker{im: im, summaries: map[uint32][]pending{}, seen: map[string]bool{}, processed: map[uint32]bool{}}
+	imports, err := f.Imports()
+	if err != nil {
+		im.stats.Notes = append(im.stats.Notes, "imports partly unreadable: "+err.Error())
+	}
+	seeds := w.seedFromImports(imports)
+	if len(seeds) == 0 {
+		return &Report{Stats: im.stats}, nil
+	}
+	w.run(seeds)
+	sort.Slice(w.findings, func(i, j int) bool {
+		a, b := w.findings[i], w.findings[j]
+		if a.Site != b.Site {
+			return a.Site < b.Site
+		}
+		return a.API < b.API
+	})
+	return &Report{Findings: w.findings, Stats: im.stats}, nil
+}
+
+// pending is a checked call's relevant arguments, expressed in the inputs
+// of the function being looked at (a wrapper summary) or resolved.
+type pending struct {
+	api            *API
+	arg, mode, tag dataflow.Value
+	chain          []string // wrapper calls between this function and the API
+	inner          uint32   // site of the API call (for de-duplication)
+	depth          int
+}
+
+type walker struct {
+	im        *image
+	summaries map[uint32][]pending // wrapper function → the checks it forwards
+	seen      map[string]bool
+	processed map[uint32]bool
+	queue     []uint32
+	findings  []Finding
+}
+
+// seedFromImports records every import's IAT slot and returns the functions
+// that reference a slot of a checked API (or of the APIs that lead to one).
+func (w *walker) seedFromImports(dlls []peimage.ImportedDLL) []uint32 {
+	im := w.im
+	var sites []uint32
+	var bind []uint32
+	for _, d := range dlls {
+		for _, fn := range d.Functions {
+			if fn.Name == "" {
+				continue
+			}
+			im.slotName[fn.SlotRVA] = fn.Name
+			lower := strings.ToLower(fn.Name)
+			switch {
+			case lower == "wdfversionbind":
+				bind = append(bind, im.referrers(fn.SlotRVA)...)
+			case im.table.Lookup(fn.Name) != nil || lower == "mmgetsystemroutineaddress":
+				sites = append(sites, im.referrers(fn.SlotRVA)...)
+			}
+		}
+	}
+	if len(sites) == 0 && len(bind) == 0 {
+		return nil
+	}
+	if w.findWDFTable(w.withThunkCallers(bind)) {
+		clear(im.funcMemo) // analysed before the table was known
+		for rva := range im.wdfTable {
+			sites = append(sites, im.referrersDeep(rva)...)
+		}
+	}
+	return w.withThunkCallers(sites)
+}
+
+// withThunkCallers adds, for every site that is an import thunk (a
+// `jmp [slot]` that is called directly), the functions that call the thunk.
+func (w *walker) withThunkCallers(sites []uint32) []uint32 {
+	im := w.im
+	out := im.functionsAt(sites)
+	for _, s := range sites {
+		for _, start := range []uint32{s - 2, s - 3} {
+			callers := im.callersOf(start)
+			if len(callers) == 0 || !im.starts[start] {
+				continue
+			}
+			if c := im.resolveCode(start, nil, 0); c.name != "" && c.function == 0 {
+				out = append(out, start)
+				out = append(out, im.functionsAt(callers)...)
+			}
+		}
+	}
+	return out
+}
+
+// findWDFTable analyses fns, the callers of WdfVersionBind, and records the
+// WdfFunctions pointer named by the WDF_BIND_INFO they pass.
+func (w *walker) findWDFTable(fns []uint32) bool {
+	im := w.im
+	p := uint32(im.arch.PtrSize)
+	found := false
+	for _, fn := range fns {
+		fi := im.analyze(fn)
+		for i := range fi.calls {
+			ev := &fi.calls[i]
+			if !strings.EqualFold(im.resolve(ev).name, "WdfVersionBind") {
+				continue
+			}
+			info, ok := ev.args[2].Const()
+			if !ok || info < im.base || info-im.base >= uint64(im.size) {
+				continue
+			}
+			// WDF_BIND_INFO: ULONG Size, PWSTR Component, WDF_VERSION (3 ULONGs),
+			// ULONG FuncCount, WDFFUNC *FuncTable: at 24 on x86, 32 on x64.
+			off := 24 + 2*(p-4)
+			tbl, ok := im.fileValue(uint32(info-im.base)+off, uint8(p)).Const()
+			if ok && tbl >= im.base && tbl-im.base < uint64(im.size) {
+				im.wdfTable[uint32(tbl-im.base)] = true
+				found = true
+			}
+		}
+	}
+	return found
+}
+
+// run analyses the queue and every function the findings lead to, until
+// nothing new turns up.
+func (w *walker) run(seeds []uint32) {
+	w.queue = append(w.queue, seeds...)
+	for len(w.queue) > 0 {
+		fn := w.queue[0]
+		w.queue = w.queue[1:]
+		w.process(fn)
+	}
+}
+
+// process judges every call of one function (analysing it first, once).
+func (w *walker) process(fn uint32) {
+	im := w.im
+	fi := im.analyze(fn)
+	w.processed[fn] = true
+	for i := range fi.calls {
+		ev := &fi.calls[i]
+		c := im.resolve(ev)
+		switch {
+		case c.api != nil:
+			w.check(fi, ev, w.direct(ev, c.api))
+		case c.function != 0:
+			for _, s := range w.summaries[c.function] {
+				w.check(fi, ev, w.through(ev, s, c.function))
+			}
+		}
+	}
+	for _, s := range fi.stores {
+		if w.holdsCheckedAPI(s.value) {
+			w.enqueue(im.functionsAt(im.referrersDeep(s.rva)))
+		}
+	}
+}
+
+func (w *walker) enqueue(fns []uint32) {
+	for _, f := range fns {
+		if !w.processed[f] {
+			w.processed[f] = true
+			w.queue = append(w.queue, f)
+		}
+	}
+}
+
+// holdsCheckedAPI reports whether v is the address of a checked API.
+func (w *walker) holdsCheckedAPI(v dataflow.Value) bool {
+	s, and, or, ok := v.Symbol()
+	if !ok || and != ^uint64(0) || or != 0 {
+		return false
+	}
+	info, ok := w.im.symInfo(s)
+	return ok && info.kind == symAPI && w.im.table.Lookup(info.name) != nil
+}
+
+// direct returns the checked arguments of a call of the API itself.
+func (w *walker) direct(ev *callEvent, a *API) pending {
+	x86 := w.im.arch.PtrSize == 4
+	arg := func(i int) dataflow.Value {
+		if i < 0 {
+			return dataflow.Unknown
+		}
+		if s := a.Slot(i, x86); s < maxArgs {
+			return ev.args[s]
+		}
+		return dataflow.Unknown
+	}
+	return pending{api: a, arg: arg(a.Arg), mode: arg(a.ModeArg), tag: arg(a.TagArg), inner: ev.site}
+}
+
+// through returns the checked arguments of a call of wrapper fn, whose
+// summary is s: the wrapper's inputs replaced by the actual arguments.
+func (w *walker) through(ev *callEvent, s pending, fn uint32) pending {
+	subst := func(v dataflow.Value) dataflow.Value {
+		sym, _, _, ok := v.Symbol()
+		if !ok {
+			return v
+		}
+		k, ok := sym.InputIndex()
+		if !ok || k >= maxArgs {
+			return v
+		}
+		return v.Apply(ev.args[k])
+	}
+	out := s
+	out.arg, out.mode, out.tag = subst(s.arg), subst(s.mode), subst(s.tag)
+	out.depth = s.depth + 1
+	return out
+}
+
+// isInput reports whether v depends on one of the function's inputs.
+func isInput(v dataflow.Value) bool {
+	s, _, _, ok := v.Symbol()
+	if !ok {
+		return false
+	}
+	_, ok = s.InputIndex()
+	return ok
+}
+
+// check judges one checked call, or records the function as a wrapper when
+// the decisive value comes from its caller.
+func (w *walker) check(fi *funcInfo, ev *callEvent, p pending) {
+	if isInput(p.arg) || (p.api.ModeArg >= 0 && isInput(p.mode)) {
+		w.addSummary(fi, ev, p)
+		return
+	}
+	if p.api.Rule == RuleAlways && p.api.ModeArg < 0 {
+		w.report(fi, ev, p, verdict{exec: true, definite: true}, false)
+		return
+	}
+	var v verdict
+	if p.api.ModeArg >= 0 {
+		may, definite := mayBeKernelMode(p.mode)
+		if !may {
+			return
+		}
+		if p.api.Rule == RuleAlways {
+			w.report(fi, ev, p, verdict{exec: true, definite: definite}, false)
+			return
+		}
+		v = judge(p.api.Rule, p.arg)
+		v.definite = v.definite && definite
+	} else {
+		v = judge(p.api.Rule, p.arg)
+	}
+	if v.unresolved {
+		w.im.stats.Unresolved = append(w.im.stats.Unresolved, Unresolved{Site: ev.site, API: p.api.Name})
+		return
+	}
+	if v.exec {
+		w.report(fi, ev, p, v, true)
+	}
+}
+
+// addSummary records fi's function as a wrapper of p and queues its
+// callers (and re-judges those already processed).
+func (w *walker) addSummary(fi *funcInfo, ev *callEvent, p pending) {
+	fn := fi.fn.Start
+	if p.depth >= w.im.opts.MaxWrapperDepth {
+		return
+	}
+	key := fmt.Sprintf("%x/%x/%s/%d", fn, p.inner, p.api.Name, len(p.chain))
+	if w.seen["sum:"+key] {
+		return
+	}
+	w.seen["sum:"+key] = true
+	if !(ev.tail && ev.site == fn) { // a pure thunk adds nothing to the chain
+		p.chain = append([]string{fmt.Sprintf("sub_%x@%x", fn, ev.site)}, p.chain...)
+		p.chain = p.chain[:len(p.chain):len(p.chain)]
+	}
+	w.summaries[fn] = append(w.summaries[fn], p)
+	callers := w.im.functionsAt(w.im.callersOf(fn))
+	for _, c := range callers {
+		if w.processed[c] {
+			w.reprocess(c, fn)
+		}
+	}
+	w.enqueue(callers)
+}
+
+// reprocess judges again the calls of caller that reach wrapper.
+func (w *walker) reprocess(caller, wrapper uint32) {
+	fi := w.im.analyze(caller)
+	for i := range fi.calls {
+		ev := &fi.calls[i]
+		if w.im.resolve(ev).function != wrapper {
+			continue
+		}
+		for _, s := range w.summaries[wrapper] {
+			w.check(fi, ev, w.through(ev, s, wrapper))
+		}
+	}
+}

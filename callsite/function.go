@@ -1,0 +1,145 @@
+package callsite
+
+import (
+	"github.com/hvcicheck/hvcicheck/dataflow"
+	"github.com/hvcicheck/hvcicheck/ir"
+)
+
+// maxArgs is how many argument slots a call event records.
+const maxArgs = 12
+
+// callEvent is one call (or tail jump) with the values at the call.
+type callEvent struct {
+	site   uint32
+	tail   bool
+	target dataflow.Value
+	args   [maxArgs]dataflow.Value
+	// regs holds every register for indirect calls, so a call through a
+	// dispatch stub (`jmp rax`) can take its real target from them.
+	regs *[ir.MaxRegs]dataflow.Value
+}
+
+// storeEvent is one store to image memory.
+type storeEvent struct {
+	rva   uint32
+	width uint8
+	value dataflow.Value
+}
+
+// funcInfo is the memo of one analysed function.
+type funcInfo struct {
+	fn     dataflow.Func
+	calls  []callEvent
+	stores []storeEvent
+	res    dataflow.Result
+	err    error
+	busy   bool // being analysed (a global resolution reached it again)
+}
+
+// analyze runs the data flow over the function starting at start, once.
+func (im *image) analyze(start uint32) *funcInfo {
+	if fi, ok := im.funcMemo[start]; ok {
+		return fi
+	}
+	fn, ok := im.funcAt(start)
+	if !ok || fn.Start != start {
+		fn = dataflow.Func{Start: start}
+	}
+	fi := &funcInfo{fn: fn}
+	im.funcMemo[start] = fi
+	if im.budget <= 0 {
+		im.stats.Truncated = true
+		return fi
+	}
+	im.budget--
+	fi.busy = true
+	defer func() { fi.busy = false }()
+	fi.res, fi.err = dataflow.Analyze(fn, im.dec, im, im.opts.Engine, func(in *ir.Insn, st *dataflow.State) {
+		im.visit(fi, in, st)
+	})
+	im.stats.Functions++
+	im.stats.Instructions += fi.res.Insns
+	if fi.res.Truncated {
+		im.stats.Truncated = true
+	}
+	return fi
+}
+
+// visit records the calls, tail calls and image stores of a function.
+func (im *image) visit(fi *funcInfo, in *ir.Insn, st *dataflow.State) {
+	switch in.Kind {
+	case ir.Call:
+		im.recordCall(fi, in, st, false)
+	case ir.Jump:
+		if im.isTailJump(fi.fn, in) {
+			im.recordCall(fi, in, st, true)
+		}
+	case ir.Store:
+		addr := st.Addr(in.Mem)
+		c, ok := addr.Const()
+		if !ok || c < im.base || c-im.base >= uint64(im.size) {
+			return
+		}
+		v := dataflow.Unknown
+		if in.A.Kind != ir.KNone {
+			v = st.Eval(in.A, in.Width)
+		}
+		fi.stores = append(fi.stores, storeEvent{rva: uint32(c - im.base), width: in.Width, value: v})
+	}
+}
+
+// isTailJump reports whether a jump leaves the function: to a known
+// function start, outside the function's extent, or through a pointer.
+func (im *image) isTailJump(fn dataflow.Func, in *ir.Insn) bool {
+	if in.Target.Kind != ir.KImm {
+		return true
+	}
+	t := uint32(in.Target.Imm)
+	if t == fn.Start {
+		return false
+	}
+	if fn.End != 0 {
+		return t < fn.Start || t >= fn.End
+	}
+	return im.starts[t] || t < fn.Start
+}
+
+func (im *image) recordCall(fi *funcInfo, in *ir.Insn, st *dataflow.State, tail bool) {
+	ev := callEvent{site: in.Addr, tail: tail}
+	switch in.Target.Kind {
+	case ir.KImm:
+		ev.target = dataflow.Const(im.base + uint64(uint32(in.Target.Imm)))
+	case ir.KReg:
+		ev.target = st.Reg(in.Target.Reg)
+	case ir.KMem:
+		ev.target = st.Load(in.Target.Mem, uint8(im.arch.PtrSize))
+	}
+	for i := range ev.args {
+		ev.args[i] = im.argAt(st, i, tail)
+	}
+	if in.Target.Kind != ir.KImm {
+		regs := new([ir.MaxRegs]dataflow.Value)
+		for r := range regs {
+			regs[r] = st.Reg(ir.Reg(r))
+		}
+		ev.regs = regs
+	}
+	fi.calls = append(fi.calls, ev)
+}
+
+// argAt returns argument slot i at a call; at a tail jump the return
+// address is not pushed, so stack arguments sit one slot lower.
+func (im *image) argAt(st *dataflow.State, i int, tail bool) dataflow.Value {
+	r, off, inReg := im.arch.ArgSlot(i)
+	if inReg {
+		return st.Reg(r)
+	}
+	sp, ok := st.Reg(im.arch.SP).Stack()
+	if !ok {
+		return dataflow.Unknown
+	}
+	if tail {
+		off += im.arch.EntryStackArgOffset - im.arch.StackArgOffset
+	}
+	return st.ArgAt(sp + off)
+}

@@ -1,0 +1,171 @@
+package callsite
+
+import (
+	"encoding/binary"
+	"sort"
+
+	"github.com/hvcicheck/hvcicheck/dataflow"
+	"github.com/hvcicheck/hvcicheck/ir"
+	"github.com/hvcicheck/hvcicheck/peimage"
+)
+
+// codeSection is an executable section's bytes as mapped.
+type codeSection struct {
+	va   uint32
+	data []byte
+}
+
+// image is one driver under analysis: its code, imports, function bounds,
+// the symbols its values use and every memo of the analysis. It implements
+// dataflow.Env.
+type image struct {
+	f     *peimage.File
+	dec   ir.Decoder
+	arch  *ir.Arch
+	table *Table
+	opts  Options
+
+	base uint64
+	size uint32
+	code []codeSection
+
+	funcs      []peimage.RuntimeFunction // .pdata extents, sorted
+	starts     map[uint32]bool           // known function starts
+	startList  []uint32                  // the same and jumpStarts, sorted
+	jumpStarts []uint32                  // targets of jumps only, outside .pdata
+	pdataStart map[uint32]bool           // function starts named by .pdata
+	dataPage   []bool                    // pages of non-executable sections
+
+	slotName map[uint32]string // IAT slot RVA → imported name
+	wdfTable map[uint32]bool   // RVAs of WdfFunctions_010XX pointers
+
+	syms     []symInfo
+	symIndex map[symInfo]dataflow.Sym
+
+	refs    map[uint32][]uint32 // data RVA → code RVAs that may reference it
+	calls   map[uint32][]uint32 // direct call/jmp target → sites
+	indexed bool
+
+	funcMemo   map[uint32]*funcInfo
+	globalMemo map[globalKey]*globalState
+	depth      int // nesting of global resolutions
+
+	budget int // functions the analysis may still decode
+	stats  Stats
+}
+
+func newImage(f *peimage.File, dec ir.Decoder, opts Options) (*image, error) {
+	im := &image{
+		f: f, dec: dec, arch: dec.Arch(), table: NewTable(), opts: opts,
+		base: f.Optional.ImageBase, size: f.Optional.SizeOfImage,
+		starts: map[uint32]bool{}, slotName: map[uint32]string{}, wdfTable: map[uint32]bool{},
+		symIndex: map[symInfo]dataflow.Sym{}, funcMemo: map[uint32]*funcInfo{},
+		globalMemo: map[globalKey]*globalState{}, budget: opts.MaxFunctions,
+	}
+	for i := range f.Sections {
+		s := &f.Sections[i]
+		if !s.Executable() {
+			continue
+		}
+		data, err := f.SectionData(s)
+		if err != nil {
+			return nil, err
+		}
+		im.code = append(im.code, codeSection{va: s.VirtualAddress, data: data})
+	}
+	funcs, err := f.RuntimeFunctions()
+	if err != nil {
+		im.stats.Notes = append(im.stats.Notes, "exception directory unreadable: "+err.Error())
+	}
+	im.funcs = funcs
+	im.pdataStart = make(map[uint32]bool, len(funcs))
+	for _, fn := range funcs {
+		im.starts[fn.Start] = true
+		im.pdataStart[fn.Start] = true
+	}
+	if ep := f.Optional.AddressOfEntryPoint; ep != 0 {
+		im.starts[ep] = true
+	}
+	return im, nil
+}
+
+// Code implements dataflow.Env.
+func (im *image) Code(rva uint32) []byte {
+	for _, c := range im.code {
+		if rva >= c.va && rva-c.va < uint32(len(c.data)) {
+			return c.data[rva-c.va:]
+		}
+	}
+	return nil
+}
+
+// ImageBase implements dataflow.Env.
+func (im *image) ImageBase() uint64 { return im.base }
+
+// SizeOfImage implements dataflow.Env.
+func (im *image) SizeOfImage() uint32 { return im.size }
+
+// IsFunctionStart implements dataflow.Env.
+func (im *image) IsFunctionStart(rva uint32) bool { return im.starts[rva] }
+
+// LoadGlobal implements dataflow.Env: an IAT slot reads as its import, the
+// WdfFunctions pointer as the KMDF table, read-only data as its bytes, and a
+// writable global as every value the image can store there.
+func (im *image) LoadGlobal(rva uint32, w uint8) dataflow.Value {
+	ptr := uint8(im.arch.PtrSize)
+	if name, ok := im.slotName[rva]; ok && w == ptr {
+		return dataflow.Symbol(im.sym(symInfo{kind: symAPI, name: name}))
+	}
+	if im.wdfTable[rva] && w == ptr {
+		return dataflow.Symbol(im.sym(symInfo{kind: symWDFTable}))
+	}
+	s := im.f.SectionOf(rva)
+	if s == nil || w == 0 || w > 8 {
+		return dataflow.Unknown
+	}
+	if !s.Writable() {
+		return im.fileValue(rva, w)
+	}
+	return im.globalValue(rva, w)
+}
+
+// fileValue reads w bytes at rva from the file as a constant.
+func (im *image) fileValue(rva uint32, w uint8) dataflow.Value {
+	b, err := im.f.ReadRVA(rva, int(w))
+	if err != nil {
+		return dataflow.Unknown
+	}
+	var buf [8]byte
+	copy(buf[:], b)
+	return dataflow.Const(binary.LittleEndian.Uint64(buf[:]))
+}
+
+// LoadIndirect implements dataflow.Env: an entry of the KMDF function
+// table reads as that DDI.
+func (im *image) LoadIndirect(s dataflow.Sym, disp int64, w uint8) dataflow.Value {
+	info, ok := im.symInfo(s)
+	if !ok || info.kind != symWDFTable || w != uint8(im.arch.PtrSize) || disp < 0 || disp%int64(w) != 0 {
+		return dataflow.Unknown
+	}
+	return dataflow.Symbol(im.sym(symInfo{kind: symWDFFunc, index: int(disp / int64(w))}))
+}
+
+// funcAt returns the bounds of the function holding rva: its .pdata extent,
+// or else the nearest known start below it with an unknown end.
+func (im *image) funcAt(rva uint32) (dataflow.Func, bool) {
+	i := sort.Search(len(im.funcs), func(i int) bool { return im.funcs[i].End > rva })
+	if i < len(im.funcs) && im.funcs[i].Start <= rva {
+		return dataflow.Func{Start: im.funcs[i].Start, End: im.funcs[i].End}, true
+	}
+	im.buildIndex()
+	k := sort.Search(len(im.startList), func(k int) bool { return im.startList[k] > rva })
+	if k == 0 || rva-im.startList[k-1] >= 1<<16 {
+		return dataflow.Func{}, false
+	}
+	best := im.startList[k-1]
+	// A .pdata function between the start and rva ends the search there.
+	if j := sort.Search(len(im.funcs), func(j int) bool { return im.funcs[j].Start > best }); j < len(im.funcs) && im.funcs[j].Start <= rva {
+		return dataflow.Func{}, false
+	}
+	return dataflow.Func{Start: best}, true
+}

@@ -1,0 +1,72 @@
+package checks
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hvcicheck/hvcicheck/arch/x86"
+	"github.com/hvcicheck/hvcicheck/callsite"
+	"github.com/hvcicheck/hvcicheck/ir"
+	"github.com/hvcicheck/hvcicheck/peimage"
+)
+
+// CallSites returns the call-site analysis of the image (computed once): the
+// calls of checked kernel APIs and the verdict on their arguments. It
+// returns nil and an error for an architecture without a front end.
+func (fc *Facts) CallSites() (*callsite.Report, error) {
+	fc.callsOnce.Do(func() { fc.calls, fc.callsErr = fc.analyzeCalls() })
+	return fc.calls, fc.callsErr
+}
+
+func (fc *Facts) analyzeCalls() (*callsite.Report, error) {
+	dec, err := decoderFor(fc.file)
+	if err != nil {
+		return nil, err
+	}
+	return callsite.Analyze(fc.file, dec, callsite.Options{})
+}
+
+// decoderFor returns the front end for the image's machine.
+func decoderFor(f *peimage.File) (ir.Decoder, error) {
+	base, size := f.Optional.ImageBase, f.Optional.SizeOfImage
+	switch f.Machine {
+	case peimage.MachineAMD64:
+		return x86.New(64, base, size), nil
+	case peimage.MachineI386:
+		return x86.New(32, base, size), nil
+	}
+	return nil, fmt.Errorf("call-site analysis does not support machine %s yet: %w", peimage.MachineName(f.Machine), errors.ErrUnsupported)
+}
+
+// reportCallSites reports the call-site findings under code.
+func reportCallSites(p *Pass, code string) error {
+	rep, err := p.Facts.CallSites()
+	if rep == nil {
+		return err
+	}
+	for _, cf := range rep.Findings {
+		if cf.Code != code {
+			continue
+		}
+		p.Report(callSiteFinding(p.File, cf))
+	}
+	return err
+}
+
+func callSiteFinding(f *peimage.File, cf callsite.Finding) Finding {
+	out := Finding{
+		Message:   cf.Message,
+		Fix:       cf.Fix,
+		RVA:       ptr(cf.Site),
+		API:       cf.API,
+		Value:     cf.Value,
+		Function:  ptr(cf.Function),
+		Tag:       cf.Tag,
+		Certainty: cf.Certainty,
+		Path:      cf.Path,
+	}
+	if off, ok := f.FileOffset(cf.Site); ok {
+		out.FileOffset = ptr(off)
+	}
+	return out
+}

@@ -1,0 +1,92 @@
+// Command hvcicheck checks Windows kernel-driver images for memory
+// integrity (HVCI) compatibility, without running them.
+//
+// Usage:
+//
+//	hvcicheck scan [flags] [PATH...]
+//	hvcicheck rules [--markdown]
+//	hvcicheck explain CODE|NAME
+//	hvcicheck version
+//
+// Exit codes: 0 no findings, 1 findings, 2 usage error or a file that could
+// not be read or analysed. See docs/output.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0 // nothing found
+	exitFindings = 1 // at least one finding
+	exitError    = 2 // usage error, or a file could not be read or analysed
+)
+
+const usage = `hvcicheck checks Windows kernel-driver images (.sys) for compatibility with
+memory integrity (HVCI), statically: nothing is loaded or run.
+
+Usage:
+  hvcicheck scan [flags] [PATH...]   check driver files and folders (recursively)
+  hvcicheck rules [--markdown]       list the rules
+  hvcicheck explain CODE|NAME        describe a rule and how to fix its findings
+  hvcicheck version                  print the version
+
+Exit codes: 0 no findings, 1 findings, 2 usage error or a file that could not
+be read or analysed. Run "hvcicheck scan -h" for the scan flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cli is one invocation's environment.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	goos           string
+}
+
+// run runs hvcicheck with args (without the program name) and returns the
+// exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := &cli{stdout: stdout, stderr: stderr, getenv: os.Getenv, goos: runtime.GOOS}
+	return c.run(ctx, args)
+}
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usage)
+		return exitError
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "scan":
+		return c.scan(ctx, rest)
+	case "rules":
+		return c.rules(rest)
+	case "explain":
+		return c.explain(rest)
+	case "version":
+		return c.version(rest)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(c.stdout, usage)
+		return exitOK
+	default:
+		return c.usageError("unknown command %q", cmd)
+	}
+}
+
+// usageError prints "hvcicheck: message" and a pointer to the usage.
+func (c *cli) usageError(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "hvcicheck: "+format+"\n", args...)
+	fmt.Fprintln(c.stderr, `Run "hvcicheck help" for usage.`)
+	return exitError
+}

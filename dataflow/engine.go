@@ -1,0 +1,320 @@
+package dataflow
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/hvcicheck/hvcicheck/ir"
+)
+
+// Env is what the engine asks of the image while it analyses a function.
+type Env interface {
+	// Code returns the bytes from rva to the end of its executable section,
+	// or nil when rva is not in executable code.
+	Code(rva uint32) []byte
+	// ImageBase and SizeOfImage place image-relative addresses.
+	ImageBase() uint64
+	SizeOfImage() uint32
+	// LoadGlobal returns the value of w bytes at image RVA rva.
+	LoadGlobal(rva uint32, w uint8) Value
+	// LoadIndirect returns the value of w bytes at (symbol s) + disp, such
+	// as an entry of a function table whose address is symbolic.
+	LoadIndirect(s Sym, disp int64, w uint8) Value
+	// CallEffect returns the value a call leaves in the return register and
+	// how many bytes of arguments the callee pops (x86 stdcall), given the
+	// state before the call. It may update st's stack slots for what the
+	// callee writes through pointer arguments.
+	CallEffect(in *ir.Insn, st *State) (ret Value, pop int64)
+	// IsFunctionStart reports whether rva begins a function other than the
+	// one being analysed: a jump there is a tail call.
+	IsFunctionStart(rva uint32) bool
+}
+
+// Func is the function to analyse: its entry and, where known, its end
+// (exclusive; 0 when unknown).
+type Func struct {
+	Start, End uint32
+}
+
+// Limits bound one function's analysis. Zero fields take DefaultLimits.
+type Limits struct {
+	MaxInsns  int // machine instructions decoded
+	MaxBlocks int // basic blocks
+	MaxVisits int // times a block is re-analysed before its changing values widen to unknown
+	MaxSteps  int // block analyses in all
+	MaxSpan   uint32
+}
+
+// DefaultLimits are the limits used for zero fields of Limits.
+var DefaultLimits = Limits{MaxInsns: 50000, MaxBlocks: 8000, MaxVisits: 6, MaxSteps: 200000, MaxSpan: 1 << 20}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxInsns > 0 {
+		d.MaxInsns = l.MaxInsns
+	}
+	if l.MaxBlocks > 0 {
+		d.MaxBlocks = l.MaxBlocks
+	}
+	if l.MaxVisits > 0 {
+		d.MaxVisits = l.MaxVisits
+	}
+	if l.MaxSteps > 0 {
+		d.MaxSteps = l.MaxSteps
+	}
+	if l.MaxSpan > 0 {
+		d.MaxSpan = l.MaxSpan
+	}
+	return d
+}
+
+// Result says how an analysis went.
+type Result struct {
+	Insns int // machine instructions decoded
+	// Undecodable counts paths that ended at bytes the front end could not
+	// decode.
+	Undecodable int
+	// Truncated is set when a limit stopped the analysis: values at the
+	// visited sites are still sound, but some code was not reached.
+	Truncated bool
+	// IndirectJumps counts jumps whose target was not a constant (switch
+	// tables, computed tail calls); the code behind them was not followed.
+	IndirectJumps int
+}
+
+// Visitor is called, after the fixpoint, for every lifted instruction of
+// every reachable block, with the state just before it. st must not be
+// retained.
+type Visitor func(in *ir.Insn, st *State)
+
+type block struct {
+	start  uint32
+	insns  []ir.Insn
+	succs  []int
+	in     *State
+	visits int
+}
+
+// Analyze runs the data flow of fn to a fixpoint and then replays every
+// reachable block, calling visit before each instruction.
+func Analyze(fn Func, dec ir.Decoder, env Env, lim Limits, visit Visitor) (Result, error) {
+	lim = lim.withDefaults()
+	a := &analysis{fn: fn, dec: dec, arch: dec.Arch(), env: env, lim: lim}
+	if err := a.buildCFG(); err != nil {
+		return a.res, err
+	}
+	a.fixpoint()
+	a.replay(visit)
+	return a.res, nil
+}
+
+type analysis struct {
+	fn     Func
+	dec    ir.Decoder
+	arch   *ir.Arch
+	env    Env
+	lim    Limits
+	res    Result
+	blocks []*block
+}
+
+// intra reports whether a jump to t stays inside the function.
+func (a *analysis) intra(t uint32) bool {
+	if t < a.fn.Start && a.fn.End != 0 {
+		return false
+	}
+	if a.fn.End != 0 {
+		return t < a.fn.End
+	}
+	if t == a.fn.Start {
+		return true
+	}
+	return t > a.fn.Start && t-a.fn.Start < a.lim.MaxSpan && !a.env.IsFunctionStart(t)
+}
+
+// decoded is one machine instruction's lift.
+type decoded struct {
+	insns []ir.Insn
+	next  uint32
+	ends  bool // control does not fall through
+}
+
+func (a *analysis) buildCFG() error {
+	code := map[uint32]*decoded{}
+	leaders := map[uint32]bool{a.fn.Start: true}
+	todo := []uint32{a.fn.Start}
+	for len(todo) > 0 {
+		pc := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for {
+			if _, seen := code[pc]; seen || !a.intra(pc) {
+				break
+			}
+			if a.res.Insns >= a.lim.MaxInsns {
+				a.res.Truncated = true
+				break
+			}
+			d := a.decodeAt(pc)
+			code[pc] = d
+			a.res.Insns++
+			for _, t := range a.branchTargets(d) {
+				if !leaders[t] {
+					leaders[t] = true
+					todo = append(todo, t)
+				}
+			}
+			if d.ends {
+				break
+			}
+			pc = d.next
+		}
+	}
+	if len(code) == 0 {
+		return fmt.Errorf("function at 0x%x: no decodable code", a.fn.Start)
+	}
+	a.formBlocks(code, leaders)
+	return nil
+}
+
+func (a *analysis) decodeAt(pc uint32) *decoded {
+	bytes := a.env.Code(pc)
+	if len(bytes) == 0 {
+		a.res.Undecodable++
+		return &decoded{insns: []ir.Insn{{Kind: ir.Halt, Addr: pc}}, next: pc + 1, ends: true}
+	}
+	insns, n, err := a.dec.Lift(bytes, pc, nil)
+	if err != nil || n <= 0 || len(insns) == 0 {
+		a.res.Undecodable++
+		return &decoded{insns: []ir.Insn{{Kind: ir.Halt, Addr: pc}}, next: pc + 1, ends: true}
+	}
+	d := &decoded{insns: insns, next: pc + uint32(n)}
+	switch last := insns[len(insns)-1]; last.Kind {
+	case ir.Jump, ir.Ret, ir.Halt:
+		d.ends = true
+	case ir.Branch:
+		// falls through as well
+	}
+	return d
+}
+
+// branchTargets returns the intra-function targets of a decoded
+// instruction, plus its fall-through when it is a conditional branch.
+func (a *analysis) branchTargets(d *decoded) []uint32 {
+	last := d.insns[len(d.insns)-1]
+	var out []uint32
+	switch last.Kind {
+	case ir.Branch:
+		if last.Target.Kind == ir.KImm && a.intra(uint32(last.Target.Imm)) {
+			out = append(out, uint32(last.Target.Imm))
+		}
+		out = append(out, d.next)
+	case ir.Jump:
+		if last.Target.Kind == ir.KImm && a.intra(uint32(last.Target.Imm)) {
+			out = append(out, uint32(last.Target.Imm))
+		} else if last.Target.Kind != ir.KImm {
+			a.res.IndirectJumps++
+		}
+	}
+	return out
+}
+
+func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool) {
+	starts := make([]uint32, 0, len(leaders))
+	for l := range leaders {
+		if _, ok := code[l]; ok {
+			starts = append(starts, l)
+		}
+	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
+	if len(starts) > a.lim.MaxBlocks {
+		starts = starts[:a.lim.MaxBlocks]
+		a.res.Truncated = true
+	}
+	index := make(map[uint32]int, len(starts))
+	for i, s := range starts {
+		index[s] = i
+		a.blocks = append(a.blocks, &block{start: s})
+	}
+	for _, b := range a.blocks {
+		pc := b.start
+		for {
+			d := code[pc]
+			b.insns = append(b.insns, d.insns...)
+			if d.ends || d.insns[len(d.insns)-1].Kind == ir.Branch {
+				for _, t := range a.branchTargets(d) {
+					if i, ok := index[t]; ok {
+						b.succs = append(b.succs, i)
+					}
+				}
+				break
+			}
+			pc = d.next
+			if i, ok := index[pc]; ok {
+				b.succs = append(b.succs, i)
+				break
+			}
+			if code[pc] == nil {
+				break
+			}
+		}
+	}
+}
+
+func (a *analysis) fixpoint() {
+	if len(a.blocks) == 0 {
+		return
+	}
+	a.blocks[0].in = newEntryState(a.arch)
+	queued := make([]bool, len(a.blocks))
+	work := []int{0}
+	queued[0] = true
+	steps := 0
+	for len(work) > 0 {
+		// Lowest address first: a cheap approximation of reverse postorder.
+		sort.Ints(work)
+		i := work[0]
+		work = work[1:]
+		queued[i] = false
+		if steps++; steps > a.lim.MaxSteps {
+			a.res.Truncated = true
+			return
+		}
+		b := a.blocks[i]
+		b.visits++
+		st := b.in.clone()
+		for k := range b.insns {
+			a.step(st, &b.insns[k])
+		}
+		for _, s := range b.succs {
+			if a.propagate(s, st) && !queued[s] {
+				queued[s] = true
+				work = append(work, s)
+			}
+		}
+	}
+}
+
+func (a *analysis) propagate(to int, st *State) bool {
+	b := a.blocks[to]
+	if b.in == nil {
+		b.in = st.clone()
+		return true
+	}
+	return b.in.join(st, b.visits >= a.lim.MaxVisits)
+}
+
+func (a *analysis) replay(visit Visitor) {
+	if visit == nil {
+		return
+	}
+	for _, b := range a.blocks {
+		if b.in == nil {
+			continue
+		}
+		st := b.in.clone()
+		for k := range b.insns {
+			visit(&b.insns[k], st)
+			a.step(st, &b.insns[k])
+		}
+	}
+}

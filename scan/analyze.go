@@ -1,0 +1,248 @@
+package scan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hvcicheck/hvcicheck/checks"
+	"github.com/hvcicheck/hvcicheck/peimage"
+)
+
+// DefaultPerFileTimeout is the per-file time limit where
+// Scanner.PerFileTimeout is zero.
+const DefaultPerFileTimeout = 30 * time.Second
+
+// ErrTextTimeout is the Error of a file whose analysis took longer than
+// the per-file time limit.
+const ErrTextTimeout = "analysis exceeded the per-file time limit"
+
+// outcome is a result on its way to the caller, or a file that was skipped.
+type outcome struct {
+	res  FileResult
+	skip skipReason
+}
+
+type skipReason int
+
+const (
+	notSkipped skipReason = iota
+	skippedNonPE
+	skippedSymlink
+	skippedSpecial
+	dropped // the scan was cancelled while this file was analysed
+)
+
+// Analyze analyses one image read from r, of size bytes, as if it were the
+// file name named on the command line: a non-PE input yields a result with
+// Error. It applies the scanner's limits and per-file time limit.
+func (s *Scanner) Analyze(ctx context.Context, name string, r io.ReaderAt, size int64) FileResult {
+	o := s.analyze(ctx, name, r, size, true)
+	if o.skip == dropped && o.res.Error == "" {
+		o.res.Error = fmt.Sprintf("analysis cancelled: %v", ctx.Err())
+	}
+	return o.res
+}
+
+// analyze runs analyzeSync in a goroutine, so that a stuck analysis costs
+// the per-file time limit and no more, and a panic becomes the result's
+// Error. explicit is set for files named by the caller (a non-PE file is an
+// error) and clear for files met in a walk (a non-PE file is skipped).
+func (s *Scanner) analyze(ctx context.Context, name string, r io.ReaderAt, size int64, explicit bool) outcome {
+	done := make(chan outcome, 1)
+	snap := newSnapshot(FileResult{Path: name, Size: size, Findings: []checks.Finding{}})
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				res := snap.get()
+				res.Error = fmt.Sprintf("internal error: panic while analysing %s: %v", name, v)
+				done <- outcome{res: res}
+			}
+		}()
+		done <- s.analyzeSync(name, r, size, explicit, snap)
+	}()
+	var timeout <-chan time.Time
+	if d := s.perFileTimeout(); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case o := <-done:
+		return o
+	case <-timeout:
+		res := snap.get()
+		res.Error = ErrTextTimeout
+		return outcome{res: res}
+	case <-ctx.Done():
+		return outcome{res: snap.get(), skip: dropped}
+	}
+}
+
+func (s *Scanner) perFileTimeout() time.Duration {
+	if s.PerFileTimeout == 0 {
+		return DefaultPerFileTimeout
+	}
+	return s.PerFileTimeout
+}
+
+func (s *Scanner) maxFileSize() int64 {
+	if s.Limits.MaxFileSize > 0 {
+		return s.Limits.MaxFileSize
+	}
+	return peimage.DefaultLimits.MaxFileSize
+}
+
+// analyzeSync parses, hashes, classifies and checks one image. It publishes
+// what it has learnt to snap as it goes, for a timed-out analysis to report.
+func (s *Scanner) analyzeSync(name string, r io.ReaderAt, size int64, explicit bool, snap *snapshot) outcome {
+	res := snap.get()
+	f, err := s.parse(r, size)
+	if errors.Is(err, peimage.ErrNotPE) && !explicit {
+		return outcome{res: res, skip: skippedNonPE}
+	}
+	if f != nil {
+		res.Machine = peimage.MachineName(f.Machine)
+		snap.set(res)
+	}
+	if size <= s.maxFileSize() {
+		if herr := hashInto(&res, r, size); herr != nil {
+			res.Error = herr.Error()
+			return outcome{res: res}
+		}
+		snap.set(res)
+	}
+	if err != nil {
+		res.Error = describeParseError(err)
+		res.LimitReached = isLimit(err)
+		return outcome{res: res}
+	}
+	facts := checks.NewFacts(f)
+	res.Kind = string(f.Classify(facts.ImportedDLLNames(), filepath.Base(name)))
+	snap.set(res)
+	s.runChecks(&res, facts)
+	return outcome{res: res}
+}
+
+// parse parses the headers. A file over the size limit is still parsed
+// (headers only) to tell a large PE image, which is an error, from a large
+// file of another kind, which a walk skips; its File is then returned with
+// the limit error.
+func (s *Scanner) parse(r io.ReaderAt, size int64) (*peimage.File, error) {
+	limit := s.maxFileSize()
+	if size <= limit {
+		return peimage.Parse(r, size, s.Limits)
+	}
+	lifted := s.Limits
+	lifted.MaxFileSize = math.MaxInt64
+	f, err := peimage.Parse(r, size, lifted)
+	if err != nil && !isLimit(err) {
+		return nil, err
+	}
+	return f, &peimage.LimitError{What: "file size", Limit: limit, Got: size}
+}
+
+func describeParseError(err error) string {
+	if errors.Is(err, peimage.ErrNotPE) || isLimit(err) {
+		return err.Error()
+	}
+	return fmt.Sprintf("damaged PE image: %v", err)
+}
+
+// hashInto streams the file through SHA-256 and sets res.SHA256.
+func hashInto(res *FileResult, r io.ReaderAt, size int64) error {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	res.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// runChecks applies the analyzers. A rule's error makes the result's Error
+// when no rule produced a finding (the image cannot be called clean);
+// otherwise the errors become anomalies, since the findings already decide
+// the verdict. An error wrapping errors.ErrUnsupported (a rule that does not
+// apply to this image, such as an architecture it cannot decode) is only
+// an anomaly.
+func (s *Scanner) runChecks(res *FileResult, facts *checks.Facts) {
+	findings, all := checks.RunFacts(facts, s.Analyzers)
+	if findings != nil {
+		res.Findings = findings
+	}
+	res.Anomalies = append(res.Anomalies, facts.File().Anomalies...)
+	notes, limited := facts.AnalysisNotes()
+	res.Anomalies = append(res.Anomalies, notes...)
+	res.LimitReached = res.LimitReached || limited
+	var errs []error
+	for _, err := range all {
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			res.SkippedRules = append(res.SkippedRules, s.ruleOf(err))
+			res.Anomalies = append(res.Anomalies, fmt.Sprintf("rule skipped: %v", err))
+			continue
+		case isLimit(err):
+			res.LimitReached = true
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return
+	}
+	if len(findings) == 0 {
+		res.Error = "analysis incomplete: " + strings.ReplaceAll(errors.Join(errs...).Error(), "\n", "; ")
+		return
+	}
+	for _, err := range errs {
+		res.Anomalies = append(res.Anomalies, fmt.Sprintf("rule %v", err))
+	}
+}
+
+func isLimit(err error) bool {
+	var le *peimage.LimitError
+	return errors.As(err, &le)
+}
+
+// snapshot is what an analysis has learnt so far, shared with the
+// goroutine that waits for it.
+type snapshot struct {
+	mu  sync.Mutex
+	res FileResult
+}
+
+func newSnapshot(r FileResult) *snapshot { return &snapshot{res: r} }
+
+// set records r; Findings and Anomalies are not shared (a timed-out result
+// reports neither).
+func (s *snapshot) set(r FileResult) {
+	r.Findings, r.Anomalies = []checks.Finding{}, nil
+	s.mu.Lock()
+	s.res = r
+	s.mu.Unlock()
+}
+
+func (s *snapshot) get() FileResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.res
+}
+
+// ruleOf names the analyzer an error of checks.Run comes from (Run prefixes
+// each error with the analyzer's name).
+func (s *Scanner) ruleOf(err error) string {
+	msg := err.Error()
+	for _, a := range s.Analyzers {
+		if strings.HasPrefix(msg, a.Name+": ") {
+			return a.Name
+		}
+	}
+	return msg
+}

@@ -1,0 +1,148 @@
+// Package scan finds PE images under a set of paths and checks each with a
+// set of hvcicheck's rules, on a bounded pool of workers, with per-file
+// limits on size, work and time. A file that cannot be read or analysed is
+// reported with an Error; nothing about one file stops the scan.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/hvcicheck/hvcicheck/checks"
+	"github.com/hvcicheck/hvcicheck/peimage"
+)
+
+// Scanner scans files and folders. The zero value is ready to use but runs
+// no rules; set Analyzers (checks.All() for every rule).
+type Scanner struct {
+	// Analyzers are the rules to apply to every PE image.
+	Analyzers []*checks.Analyzer
+	// Workers is the number of files analysed at once; zero or less means
+	// runtime.NumCPU().
+	Workers int
+	// Limits bound the work spent on one image (zero fields take
+	// peimage.DefaultLimits). A file larger than Limits.MaxFileSize is not
+	// read: it is reported with an Error if it is a PE image, skipped like
+	// any other non-PE file in a folder walk otherwise.
+	Limits peimage.Limits
+	// PerFileTimeout bounds the time spent on one file; zero means
+	// DefaultPerFileTimeout, a negative value no limit.
+	PerFileTimeout time.Duration
+	// FollowSymlinks makes folder walks follow symbolic links to files and
+	// folders; a link to a folder already walked, into one or above one is
+	// not followed, so each folder is walked once and loops end. Without it,
+	// symbolic links met in a walk are skipped and counted. A path given to
+	// Scan is always followed.
+	FollowSymlinks bool
+}
+
+// job is one file for a worker.
+type job struct {
+	path     string
+	explicit bool // named by the caller, not met in a walk
+}
+
+// Scan scans roots (files and folders, folders recursively) and calls emit
+// with the result of every file, from the calling goroutine, in the order
+// the files finish. Non-PE files met in folder walks are not emitted, only
+// counted in the returned Summary. Unreadable paths are emitted with an
+// Error. Scan returns when every file is done, or early with ctx's error
+// when ctx is cancelled (results of files in progress are then dropped).
+func (s *Scanner) Scan(ctx context.Context, roots []string, emit func(FileResult)) (Summary, error) {
+	sum := NewSummary(s.Analyzers)
+	if len(roots) == 0 {
+		return sum, errors.New("scan: no paths given")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan job)
+	out := make(chan outcome)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(jobs)
+		w := &walker{follow: s.FollowSymlinks, jobs: jobs, out: out, seen: map[string]bool{}}
+		w.walkRoots(ctx, roots)
+	})
+	for range s.workers() {
+		wg.Go(func() {
+			for j := range jobs {
+				if ctx.Err() == nil {
+					send(ctx, out, s.scanFile(ctx, j))
+				}
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	for o := range out {
+		s.tally(&sum, o, emit)
+	}
+	return sum, ctx.Err()
+}
+
+func (s *Scanner) workers() int {
+	if s.Workers > 0 {
+		return s.Workers
+	}
+	return runtime.NumCPU()
+}
+
+// tally counts o in sum and emits it if it is a result.
+func (s *Scanner) tally(sum *Summary, o outcome, emit func(FileResult)) {
+	switch o.skip {
+	case notSkipped:
+		sum.Add(o.res)
+		if emit != nil {
+			emit(o.res)
+		}
+	case skippedNonPE:
+		sum.FilesSeen++
+		sum.NonPESkipped++
+	case skippedSymlink:
+		sum.SymlinksSkipped++
+	case skippedSpecial:
+		sum.SpecialSkipped++
+	}
+}
+
+// send delivers o unless ctx is cancelled first.
+func send(ctx context.Context, out chan<- outcome, o outcome) {
+	select {
+	case out <- o:
+	case <-ctx.Done():
+	}
+}
+
+// scanFile opens and analyses one file. The file is closed when the
+// analysis ends or times out; closing it makes a timed-out analysis that
+// is still reading fail fast instead of lingering.
+func (s *Scanner) scanFile(ctx context.Context, j job) outcome {
+	f, err := os.Open(j.path)
+	if err != nil {
+		return errorOutcome(j.path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return errorOutcome(j.path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		if !j.explicit {
+			return outcome{skip: skippedSpecial}
+		}
+		return outcome{res: FileResult{Path: j.path, Findings: []checks.Finding{}, Error: fmt.Sprintf("not a regular file (%v)", fi.Mode().Type())}}
+	}
+	return s.analyze(ctx, j.path, f, fi.Size(), j.explicit)
+}
+
+// errorOutcome is the result of a path that could not be read.
+func errorOutcome(path string, err error) outcome {
+	return outcome{res: FileResult{Path: path, Findings: []checks.Finding{}, Error: err.Error()}}
+}
