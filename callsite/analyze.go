@@ -124,8 +124,7 @@ type walker struct {
 // that reference a slot of a checked API (or of the APIs that lead to one).
 func (w *walker) seedFromImports(dlls []peimage.ImportedDLL) []uint32 {
 	im := w.im
-	var sites []uint32
-	var bind []uint32
+	var checked, bindSlots []uint32
 	for _, d := range dlls {
 		for _, fn := range d.Functions {
 			if fn.Name == "" {
@@ -135,14 +134,21 @@ func (w *walker) seedFromImports(dlls []peimage.ImportedDLL) []uint32 {
 			lower := strings.ToLower(fn.Name)
 			switch {
 			case lower == "wdfversionbind":
-				bind = append(bind, im.referrers(fn.SlotRVA)...)
+				bindSlots = append(bindSlots, fn.SlotRVA)
 			case im.table.Lookup(fn.Name) != nil || lower == "mmgetsystemroutineaddress":
-				sites = append(sites, im.referrers(fn.SlotRVA)...)
+				checked = append(checked, fn.SlotRVA)
 			}
 		}
 	}
-	if len(sites) == 0 && len(bind) == 0 {
+	if len(checked) == 0 && len(bindSlots) == 0 {
 		return nil
+	}
+	var sites, bind []uint32
+	for _, s := range checked {
+		sites = append(sites, im.referrers(s)...)
+	}
+	for _, s := range bindSlots {
+		bind = append(bind, im.referrers(s)...)
 	}
 	if w.findWDFTable(w.withThunkCallers(bind)) {
 		clear(im.funcMemo) // analysed before the table was known

@@ -50,6 +50,12 @@ func (im *image) markDataPages() {
 			im.dataPage[p] = true
 		}
 	}
+	// An IAT merged into code (/MERGE:.rdata=.text, 0x2005) is still data.
+	for slot := range im.slotName {
+		if p := slot / 0x1000; int(p) < len(im.dataPage) {
+			im.dataPage[p] = true
+		}
+	}
 }
 
 // sortStarts rebuilds the sorted list of known function starts.
