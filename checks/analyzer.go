@@ -76,13 +76,15 @@ type Finding struct {
 	FileOffset *int64 `json:"file_offset,omitempty"`
 
 	// Call-site checks.
-	API       string   `json:"api,omitempty"`
-	Value     *uint64  `json:"value,omitempty"`
-	Function  *uint32  `json:"function,omitempty"`
-	Tag       string   `json:"tag,omitempty"`
-	Certainty string   `json:"certainty,omitempty"`
-	Path      []string `json:"path,omitempty"`
-	Source    *Source  `json:"source,omitempty"`
+	API      string  `json:"api,omitempty"`
+	Value    *uint64 `json:"value,omitempty"`
+	Function *uint32 `json:"function,omitempty"`
+	// FunctionName is the function's name from the image's debug info.
+	FunctionName string   `json:"function_name,omitempty"`
+	Tag          string   `json:"tag,omitempty"`
+	Certainty    string   `json:"certainty,omitempty"`
+	Path         []string `json:"path,omitempty"`
+	Source       *Source  `json:"source,omitempty"`
 }
 
 // Source is a place in the driver's source code, from its debug info.

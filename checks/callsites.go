@@ -3,9 +3,12 @@ package checks
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 
 	"github.com/hvcicheck/hvcicheck/arch/x86"
 	"github.com/hvcicheck/hvcicheck/callsite"
+	"github.com/hvcicheck/hvcicheck/debuginfo"
 	"github.com/hvcicheck/hvcicheck/ir"
 	"github.com/hvcicheck/hvcicheck/peimage"
 )
@@ -48,7 +51,9 @@ func reportCallSites(p *Pass, code string) error {
 		if cf.Code != code {
 			continue
 		}
-		p.Report(callSiteFinding(p.File, cf))
+		f := callSiteFinding(p.File, cf)
+		addSource(&f, p.Facts.Lines(), cf)
+		p.Report(f)
 	}
 	return err
 }
@@ -69,4 +74,32 @@ func callSiteFinding(f *peimage.File, cf callsite.Finding) Finding {
 		out.FileOffset = ptr(off)
 	}
 	return out
+}
+
+// hopName matches a function in a call chain, "sub_1000@", as package
+// callsite writes it.
+var hopName = regexp.MustCompile(`sub_[0-9a-f]+@`)
+
+// addSource names the function and the source line of a call-site finding
+// where the image has DWARF.
+func addSource(f *Finding, lt *debuginfo.LineTable, cf callsite.Finding) {
+	if lt == nil {
+		return
+	}
+	f.FunctionName = lt.Function(cf.Function)
+	name := func(hop string) string {
+		fn, err := strconv.ParseUint(hop[len("sub_"):len(hop)-1], 16, 32)
+		if n := lt.Function(uint32(fn)); err == nil && n != "" {
+			return n + "@"
+		}
+		return hop
+	}
+	for i := range f.Path {
+		f.Path[i] = hopName.ReplaceAllStringFunc(f.Path[i], name)
+	}
+	f.Message = hopName.ReplaceAllStringFunc(f.Message, name)
+	if ps := lt.Lookup(cf.Site); len(ps) > 0 {
+		outer := ps[len(ps)-1] // the line in the function itself, outside inlined helpers
+		f.Source = &Source{File: outer.File, Line: outer.Line}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/hvcicheck/hvcicheck/callsite"
+	"github.com/hvcicheck/hvcicheck/debuginfo"
 	"github.com/hvcicheck/hvcicheck/peimage"
 )
 
@@ -21,6 +22,16 @@ type Facts struct {
 	callsOnce sync.Once
 	calls     *callsite.Report
 	callsErr  error
+
+	linesOnce sync.Once
+	lines     *debuginfo.LineTable
+}
+
+// Lines returns the image's DWARF line table, or nil where it has none (or
+// an unreadable one: source positions are a convenience, never an error).
+func (fc *Facts) Lines() *debuginfo.LineTable {
+	fc.linesOnce.Do(func() { fc.lines, _ = debuginfo.NewLineTable(fc.file) })
+	return fc.lines
 }
 
 // NewFacts returns the lazily computed facts of f.

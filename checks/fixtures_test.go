@@ -13,7 +13,7 @@ import (
 // expected findings are the // want comments in testdata/src (see
 // internal/checktest and testdata/README.md).
 
-var callSiteFixtures = flag.Bool("callsite-fixtures", false, "also check the call-site fixtures (testdata/src/callsite_*) with checks.All()")
+var allArchFixtures = flag.Bool("all-arch", false, "check the call-site fixtures of every architecture, not only x64")
 
 // TestLayoutFixtures checks the section-level rules (0x2003, 0x2004, 0x2005,
 // page-crossing relocations) on the layout fixtures of every toolchain, and
@@ -24,14 +24,15 @@ func TestLayoutFixtures(t *testing.T) {
 
 // TestCallSiteFixtures runs every rule on the call-site fixtures: all their
 // // want expectations for the rules in checks.All() must hold, and the image
-// rules must stay silent. It runs only with -callsite-fixtures until the
-// call-site analysis meets them:
+// rules must stay silent. The x64 builds (clang and mingw, -O0 and -O2) are
+// checked always; the x86 and ARM64 builds, whose front ends are not
+// complete yet (issue 4), with -all-arch:
 //
-//	go test ./checks -run CallSiteFixtures -callsite-fixtures
-//	go test ./checks -run 'CallSiteFixtures/.*/.*-x64-' -callsite-fixtures
+//	go test ./checks -run CallSiteFixtures -all-arch
 func TestCallSiteFixtures(t *testing.T) {
-	if !*callSiteFixtures {
-		t.Skip("call-site fixtures are checked only with -callsite-fixtures")
+	if *allArchFixtures {
+		checktest.Run(t, checks.All(), "../testdata", "callsite_*")
+		return
 	}
-	checktest.Run(t, checks.All(), "../testdata", "callsite_*")
+	checktest.Run(t, checks.All(), "../testdata", "callsite_*/*-x64-*")
 }

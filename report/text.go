@@ -194,6 +194,9 @@ func where(f checks.Finding) string {
 	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
 	if f.Function != nil {
 		s := fmt.Sprintf("function 0x%x", *f.Function)
+		if f.FunctionName != "" {
+			s = fmt.Sprintf("function %s (0x%x)", clean(f.FunctionName), *f.Function)
+		}
 		if f.Source != nil {
 			s += fmt.Sprintf(" (%s:%d)", clean(f.Source.File), f.Source.Line)
 		}

@@ -127,11 +127,11 @@ func importCalls(t *testing.T, f *peimage.File, lt *LineTable) []importCall {
 	sl := slots(t, f)
 	var out []importCall
 	seen := map[uint32]bool{}
-	for _, fn := range lt.funcs {
-		lo, hi := uint32(fn.lo-lt.base), uint32(fn.hi-lt.base)
+	for _, fn := range lt.Functions() {
+		lo, hi := fn.Start, fn.End
 		code, err := f.ReadRVA(lo, int(hi-lo))
 		if err != nil {
-			t.Fatalf("function %s [0x%x, 0x%x): %v", fn.name, lo, hi, err)
+			t.Fatalf("function %s [0x%x, 0x%x): %v", fn.Name, lo, hi, err)
 		}
 		var calls []importCall
 		if f.Machine == peimage.MachineARM64 {
@@ -457,7 +457,7 @@ func TestFixturesHaveDWARF(t *testing.T) {
 		for _, s := range im.Sources {
 			ok := false
 			for _, f := range files {
-				if pathHasSuffix(f, s) {
+				if f == s || strings.HasSuffix(f, "/"+s) {
 					ok = true
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hvcicheck/hvcicheck/checks"
+	"github.com/hvcicheck/hvcicheck/debuginfo"
 )
 
 func u32(v uint32) *uint32 { return &v }
@@ -14,16 +15,12 @@ func idx(v int) *int       { return &v }
 // syntheticTable maps RVA 0x1000-0x100f to src/x.c:10, 0x1010-0x101f to
 // src/x.c:11, and 0x1020-0x102f to include/km.h:50 inlined at src/x.c:12.
 func syntheticTable() *LineTable {
-	return &LineTable{
-		base: 0x140000000,
-		rows: []lineRow{
-			{addr: 0x140001000, pos: Pos{"src/x.c", 10}},
-			{addr: 0x140001010, pos: Pos{"src/x.c", 11}},
-			{addr: 0x140001020, pos: Pos{"include/km.h", 50}},
-			{addr: 0x140001030, end: true},
-		},
-		inlines: []inlineRange{{lo: 0x140001020, hi: 0x140001030, call: Pos{"src/x.c", 12}, depth: 2}},
-	}
+	return debuginfo.NewTable(0x140000000, []debuginfo.Row{
+		{RVA: 0x1000, Pos: Pos{File: "src/x.c", Line: 10}},
+		{RVA: 0x1010, Pos: Pos{File: "src/x.c", Line: 11}},
+		{RVA: 0x1020, Pos: Pos{File: "include/km.h", Line: 50}},
+		{RVA: 0x1030, End: true},
+	}, []debuginfo.Inline{{Start: 0x1020, End: 0x1030, Call: Pos{File: "src/x.c", Line: 12}, Depth: 2}})
 }
 
 func mustParse(t *testing.T, lines ...string) []*Expectation {
