@@ -46,7 +46,7 @@ func (a *analysis) assign(st *State, in *ir.Insn) {
 	case ir.OpUnknown:
 		v = Unknown
 	case ir.OpMov:
-		v = st.Eval(in.A, srcWidth(in, w))
+		v = st.Eval(in.A, memWidth(in, in.A, w))
 	case ir.OpSext:
 		sw := in.SrcWidth
 		if sw == 0 {
@@ -54,11 +54,11 @@ func (a *analysis) assign(st *State, in *ir.Insn) {
 		}
 		v = SignExtend(st.Eval(in.A, sw), sw)
 	case ir.OpSelect:
-		v = Join(Truncate(st.Eval(in.A, srcWidth(in, w)), w), Truncate(st.Eval(in.B, srcWidth(in, w)), w))
+		v = Join(Truncate(st.Eval(in.A, memWidth(in, in.A, w)), w), Truncate(st.Eval(in.B, memWidth(in, in.B, w)), w))
 	case ir.OpNot, ir.OpNeg:
 		v = Unary(in.Op, Truncate(st.Eval(in.A, w), w))
 	default:
-		v = Binary(in.Op, Truncate(st.Eval(in.A, w), w), Truncate(st.Eval(in.B, w), w))
+		v = Binary(in.Op, Truncate(st.Eval(in.A, memWidth(in, in.A, w)), w), Truncate(st.Eval(in.B, memWidth(in, in.B, w)), w))
 	}
 	if in.Mode == ir.Merge && w < 8 {
 		m := lowMask(w)
@@ -69,8 +69,10 @@ func (a *analysis) assign(st *State, in *ir.Insn) {
 	st.SetReg(in.Dst, Truncate(v, w))
 }
 
-func srcWidth(in *ir.Insn, w uint8) uint8 {
-	if in.A.Kind == ir.KMem && in.SrcWidth != 0 {
+// memWidth is the width of a load in operand op: the instruction's
+// SrcWidth (an instruction has at most one memory operand), else w.
+func memWidth(in *ir.Insn, op ir.Operand, w uint8) uint8 {
+	if op.Kind == ir.KMem && in.SrcWidth != 0 {
 		return in.SrcWidth
 	}
 	return w

@@ -1,8 +1,22 @@
 // Package x86 is the ir front end for x86 machine code: 64-bit x64 and
-// 32-bit x86. It decodes with golang.org/x/arch/x86/x86asm, after a small
-// opcode table of its own for the instructions x86asm does not know or
-// silently mis-sizes (VMX, SVM, CET, endbr64, adcx/adox, …; see special.go),
-// and lifts each machine instruction into one or more ir.Insn.
+// 32-bit x86. It lifts each machine instruction into one or more ir.Insn.
+//
+// Decoding goes through three stages, first match wins:
+//
+//  1. special.go: a small opcode table for the instructions x86asm does not
+//     know or silently mis-sizes (VMX, SVM, CET, endbr64, adcx/adox, rdseed,
+//     rdpid, movdiri, …; dependencies.md §2).
+//  2. fast.go: a direct decoder for the encodings that make up most compiled
+//     code (mov, lea, push/pop, call/jmp/jcc, ALU, shifts, movzx/movsx,
+//     setcc, cmov, ret, nop) with at most a REX prefix. It does not allocate
+//     and is about 5x faster than x86asm; a test checks it against x86asm
+//     over the corpus and the fuzzer does the same on random bytes.
+//  3. golang.org/x/arch/x86/x86asm for everything else. Its bare one-byte
+//     prefix results (its way of failing) are errors, as are VEX/EVEX
+//     instructions whose ModRM byte lies past the end of the bytes (x86asm
+//     reads a zero ModRM there) and invalid lock prefixes. In 32-bit mode the
+//     registers x86asm invents from VEX.vvvv's high bit (r9d) are folded to
+//     the ones the processor uses.
 //
 // # Registers
 //
@@ -47,9 +61,16 @@
 //   - A Store's A may be KMem (push [mem], pop [mem], movs): a memory to
 //     memory copy of Width bytes.
 //   - Store Width is the number of bytes written, which is 16/32/64 for
-//     vector stores. WidthUnknown (255) is a store of unknown extent
-//     starting at Mem (rep movs/stos, fxsave, xsave, sgdt): everything from
-//     Mem to Mem+255 at least is lost.
+//     vector stores (movups [rsp+0x20], xmm0 stores an unknown 16 bytes).
+//     WidthUnknown (255) is a store of unknown extent starting at Mem (rep
+//     movs/stos, fxsave, xsave): everything from Mem to Mem+255 at least is
+//     lost.
+//   - System instructions: vmcall, vmmcall and vmrun make every register but
+//     the stack pointer unknown (a hypervisor may change any); vmlaunch and
+//     vmresume fall through only on failure and are Nops; int 0x2c (assertion)
+//     is a Nop, other int n make the caller-saved registers unknown;
+//     syscall clobbers like a call; swapgs, wrmsr, invlpg, mov cr, cli/sti are
+//     Nops.
 //   - Memory addressed through fs: or gs: (the KPCR/TEB) is not memory the
 //     engine tracks: a load from it is OpUnknown, a store to it is a Nop, a
 //     call or jump through it has a Target of kind KNone (unknown).
@@ -57,7 +78,14 @@
 //     addresses (no base, no index: x86 [abs32], moffs) inside [imageBase,
 //     imageBase+sizeOfImage) are Global with Disp the RVA; outside the image
 //     they stay absolute: Global false, Base and Index RegNone, Disp the
-//     address.
+//     address. With an index register (x86 jump tables, `[eax*4+table]`)
+//     Global cannot be set: Disp stays the absolute virtual address.
+//     Displacements are sign-extended (`[ebp+0xffffff00]` is Disp -0x100).
+//   - Immediates stay constants, also on x86 where `push offset g` pushes an
+//     address: without relocation information a constant that happens to
+//     fall inside the image cannot be told from an address. With
+//     SetRelocated, a relocated immediate inside the image becomes
+//     A(Mem{Global: true, Disp: rva}).
 //   - Shift counts in a register (shl eax, cl) are given as R(RCX); the
 //     hardware takes the count modulo 32 (modulo 64 for 64-bit operands).
 //     Immediate counts are given already masked.
@@ -66,8 +94,10 @@
 //     A(SP+8); push [rsp+8] loads [SP+16]). pop: dst = [SP], then SP += size
 //     (pop rsp is the load alone). `call $+5` (call to the next instruction,
 //     the x86 get-pc idiom) is a push of A(Global next) rather than a call.
-//   - cmovcc has no select in ir: its destination becomes unknown (Clobber
-//     at 32/64 bits, OpUnknown Merge at 16). setcc reg8 is two Assigns:
+//   - cmovcc is an ir.OpSelect of the destination's old value and the
+//     source (the engine joins both). `or/and/xor ah..dh, imm` is the same
+//     operation on the whole register with the immediate at bits 8..15
+//     (gcc ORs POOL_ZERO_ALLOCATION in with `or ch, 4`). setcc reg8 is two Assigns:
 //     OpUnknown at Width 1 Merge, then And 1 — the engine then knows bits
 //     1..7 are zero, which keeps `setcc; movzx; shl` selects precise.
 //   - xchg reg, reg is an exchange through three xors (exact for known
@@ -81,6 +111,13 @@
 //     Global target; call reg a KReg target; call [reg+disp] a KMem target.
 //     Far calls have a KNone target; far jumps, far returns, iret, sysret,
 //     sysexit, int3, int 0x29, icebp, ud0/ud1/ud2, hlt and skinit are Halt.
-//   - Undecodable bytes, and x86asm's bare one-byte prefix results that the
-//     table does not resolve, are an error (no Insn is appended).
+//   - Clobber.Regs slices are shared and read-only (cut to their length so
+//     an append copies).
+//   - The direction flag is taken as clear (the Windows ABI): string
+//     instructions move rsi/rdi upward. rep movs/stos/ins/outs leave rcx 0
+//     and advance rdi/rsi by rcx*size (A(Mem{Base: rdi, Index: rcx, Scale:
+//     size}), computed before rcx is zeroed); repe/repne cmps/scas make them
+//     unknown.
+//   - Undecodable or truncated bytes are an error (*DecodeError or
+//     ErrTruncated) and nothing is appended.
 package x86

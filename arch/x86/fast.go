@@ -143,7 +143,8 @@ func (l *lifter) fast(code []byte) (n int, ok bool) {
 	op := code[i]
 	i++
 	inst := &l.inst
-	*inst = insn{addrSize: d.mode, dataSize: 32, opcode: op}
+	// l.inst is still zero: set only what is not.
+	inst.addrSize, inst.dataSize, inst.opcode = d.mode, 32, op
 	size := 4
 	if rex&8 != 0 {
 		inst.dataSize, size = 64, 8

@@ -39,7 +39,7 @@ type arg struct {
 // unboxed operands. The fast decoder fills it directly.
 type insn struct {
 	op       x86asm.Op
-	args     [4]arg
+	args     [3]arg
 	dataSize int
 	addrSize int
 	memBytes int
@@ -88,11 +88,11 @@ func reg32(r x86asm.Reg) x86asm.Reg {
 	}
 	n := x86asm.Reg(g.n & 7)
 	switch g.w {
-	case 1:
+	case 1: // without REX, byte registers 4..7 are ah..bh
 		if n < 4 {
 			return x86asm.AL + n
 		}
-		return x86asm.SPB + n - 4
+		return x86asm.AH + n - 4
 	case 2:
 		return x86asm.AX + n
 	}
@@ -315,9 +315,9 @@ func (l *lifter) imm(v int64, w uint8) ir.Operand {
 	if d.relocated != nil && w >= 4 {
 		a := uint64(maskW(v, w))
 		if a >= d.imageBase && a-d.imageBase < uint64(d.sizeOfImage) {
-			size := uint32(4)
-			if a > 0xffffffff || w == 8 && l.n >= 10 {
-				size = 8
+			size := uint32(4) // an imm32 is the instruction's last 4 bytes
+			if in := &l.inst; in.op == x86asm.MOV && in.opcode >= 0xB8 && in.opcode <= 0xBF && w == 8 {
+				size = 8 // mov r64, imm64
 			}
 			if uint32(l.n) >= size && d.relocated(l.rva+uint32(l.n)-size) {
 				return ir.A(ir.Mem{Base: ir.RegNone, Index: ir.RegNone, Disp: int64(a - d.imageBase), Global: true})
@@ -503,9 +503,7 @@ func (l *lifter) lift() {
 	case x86asm.CMOVA, x86asm.CMOVAE, x86asm.CMOVB, x86asm.CMOVBE, x86asm.CMOVE, x86asm.CMOVG,
 		x86asm.CMOVGE, x86asm.CMOVL, x86asm.CMOVLE, x86asm.CMOVNE, x86asm.CMOVNO, x86asm.CMOVNP,
 		x86asm.CMOVNS, x86asm.CMOVO, x86asm.CMOVP, x86asm.CMOVS:
-		if g, ok := gprArg(&args[0]); ok {
-			l.unknownGPR(g)
-		}
+		l.cmov()
 	case x86asm.XCHG:
 		l.xchg()
 	case x86asm.XADD:
@@ -730,7 +728,7 @@ func (l *lifter) binopB(op ir.Op, b *arg) {
 			return
 		}
 		if g.high {
-			l.clobber(one(g.n))
+			l.highByteOp(g, op, b)
 			return
 		}
 		if (op == ir.OpXor || op == ir.OpSub) && b.kind == argReg && b.reg == d.reg {
@@ -772,6 +770,39 @@ func (l *lifter) binopB(op ir.Op, b *arg) {
 	default:
 		l.nop()
 	}
+}
+
+// highByteOp lifts `or/and/xor ah, imm` (gcc sets bit 0x400 with `or ch, 4`)
+// as the same operation on the whole register with the immediate moved to
+// bits 8..15; other operations on ah..dh make the register unknown.
+func (l *lifter) highByteOp(g gpr, op ir.Op, b *arg) {
+	if b.kind != argImm || (op != ir.OpOr && op != ir.OpXor && op != ir.OpAnd) {
+		l.clobber(one(g.n))
+		return
+	}
+	v := (b.imm & 0xff) << 8
+	if op == ir.OpAnd {
+		v |= ^int64(0xff00)
+	}
+	w := uint8(l.d.arch.PtrSize)
+	l.assign(g.n, w, op, ir.R(g.n), ir.I(maskW(v, w)), 0)
+}
+
+// cmov lifts a conditional move as a select between the destination's old
+// value and the source (a 32-bit cmov zero-extends either way).
+func (l *lifter) cmov() {
+	d := &l.inst.args[0]
+	g, ok := gprArg(d)
+	if !ok || g.high {
+		l.writeArg(d)
+		return
+	}
+	bo, sw, ok := l.src(&l.inst.args[1], g.w)
+	if !ok {
+		l.unknownGPR(g)
+		return
+	}
+	l.assign(g.n, g.w, ir.OpSelect, ir.R(g.n), bo, sw)
 }
 
 func shiftCount(c int64, w uint8) int64 {

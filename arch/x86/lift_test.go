@@ -26,6 +26,12 @@ func ld(dst ir.Reg, w uint8, op ir.Op, a ir.Operand, srcW uint8) ir.Insn {
 	return in
 }
 
+func ld2(dst ir.Reg, w uint8, op ir.Op, a, b ir.Operand, srcW uint8) ir.Insn {
+	in := asg(dst, w, op, a, b)
+	in.SrcWidth = srcW
+	return in
+}
+
 func unk(dst ir.Reg, w uint8) ir.Insn { return asg(dst, w, ir.OpUnknown, none, none) }
 
 func st(m ir.Mem, a ir.Operand, w uint8) ir.Insn {
@@ -89,6 +95,9 @@ var x64Cases = []liftCase{
 	// Sub-registers.
 	{"mov al, 5", "b005", []ir.Insn{asg(RAX, 1, ir.OpMov, I(5), none)}},
 	{"mov ah, 5", "b405", []ir.Insn{clob(RAX)}},
+	{"or ch, 4 (gcc's | 0x400)", "80cd04", []ir.Insn{asg(RCX, 8, ir.OpOr, R(RCX), I(0x400))}},
+	{"and ah, 0xfe", "80e4fe", []ir.Insn{asg(RAX, 8, ir.OpAnd, R(RAX), I(-0x101))}},
+	{"add ah, 1", "80c401", []ir.Insn{clob(RAX)}},
 	{"mov ax, 5", "66b80500", []ir.Insn{asg(RAX, 2, ir.OpMov, I(5), none)}},
 	{"mov r8d, 1", "41b801000000", []ir.Insn{asg(R8, 4, ir.OpMov, I(1), none)}},
 	{"mov r8b, cl", "4188c8", []ir.Insn{asg(R8, 1, ir.OpMov, R(RCX), none)}},
@@ -201,9 +210,9 @@ var x64Cases = []liftCase{
 	// setcc, cmov, exchange.
 	{"sete al", "0f94c0", []ir.Insn{unk(RAX, 1), asg(RAX, 1, ir.OpAnd, R(RAX), I(1))}},
 	{"sete ah", "0f94c4", []ir.Insn{clob(RAX)}},
-	{"cmovne eax, ecx", "0f45c1", []ir.Insn{clob(RAX)}},
-	{"cmove ax, cx", "660f44c1", []ir.Insn{unk(RAX, 2)}},
-	{"cmovb rax, [rcx]", "480f4201", []ir.Insn{clob(RAX)}},
+	{"cmovne eax, ecx", "0f45c1", []ir.Insn{asg(RAX, 4, ir.OpSelect, R(RAX), R(RCX))}},
+	{"cmove ax, cx", "660f44c1", []ir.Insn{asg(RAX, 2, ir.OpSelect, R(RAX), R(RCX))}},
+	{"cmovb rax, [rcx]", "480f4201", []ir.Insn{ld2(RAX, 8, ir.OpSelect, R(RAX), ir.M(ir.Mem{Base: RCX, Index: ir.RegNone}), 8)}},
 	{"xchg rax, rcx", "4891", []ir.Insn{
 		asg(RCX, 8, ir.OpXor, R(RCX), R(RAX)), asg(RAX, 8, ir.OpXor, R(RAX), R(RCX)), asg(RCX, 8, ir.OpXor, R(RCX), R(RAX))}},
 	{"xchg eax, eax", "87c0", []ir.Insn{asg(RAX, 4, ir.OpMov, R(RAX), none)}},
@@ -462,22 +471,48 @@ func dump(ins []ir.Insn) string {
 	return b.String()
 }
 
+// The table tests run with the fast decoder and again with x86asm alone.
 func TestLiftX64(t *testing.T) {
-	runCases(t, New(64, 0x140000000, 0x10000), x64Cases)
+	for _, noFast := range []bool{false, true} {
+		d := New(64, 0x140000000, 0x10000)
+		d.noFast = noFast
+		runCases(t, d, x64Cases)
+	}
 }
 
 func TestLiftX86(t *testing.T) {
-	runCases(t, New(32, 0x400000, 0x10000), x86Cases)
+	for _, noFast := range []bool{false, true} {
+		d := New(32, 0x400000, 0x10000)
+		d.noFast = noFast
+		runCases(t, d, x86Cases)
+	}
 }
 
 func TestRelocatedImmediates(t *testing.T) {
+	for _, noFast := range []bool{false, true} {
+		testRelocatedImmediates(t, noFast)
+	}
+}
+
+func testRelocatedImmediates(t *testing.T, noFast bool) {
 	d := New(32, 0x400000, 0x10000)
+	d.noFast = noFast
 	relocs := map[uint32]bool{testRVA + 1: true, testRVA + 4: true}
 	d.SetRelocated(func(rva uint32) bool { return relocs[rva] })
 	runCases(t, d, []liftCase{
 		{"push offset 0x401234", "6834124000", []ir.Insn{sp(ir.OpSub, 4, 4), st(rm(ESP, 0), A(glob(0x1234)), 4)}},
 		{"mov [esp+4], offset 0x401234", "c744240434124000", []ir.Insn{st(rm(ESP, 4), A(glob(0x1234)), 4)}},
 		{"push 0x200 (not in the image)", "6800020000", []ir.Insn{sp(ir.OpSub, 4, 4), st(rm(ESP, 0), I(0x200), 4)}},
+	})
+	d64 := New(64, 0x140000000, 0x10000)
+	d64.noFast = noFast
+	d64.SetRelocated(func(rva uint32) bool { return rva == testRVA+2 })
+	runCases(t, d64, []liftCase{
+		{"mov rax, offset 0x140001234", "48b83412004001000000", []ir.Insn{asg(RAX, 8, ir.OpMov, A(glob(0x1234)), none)}},
+	})
+	d64.SetRelocated(func(rva uint32) bool { return false })
+	runCases(t, d64, []liftCase{
+		{"mov rax, 0x140001234 (not relocated)", "48b83412004001000000", []ir.Insn{asg(RAX, 8, ir.OpMov, I(0x140001234), none)}},
 	})
 	relocs = map[uint32]bool{}
 	runCases(t, d, []liftCase{
@@ -552,9 +587,9 @@ func TestUndecodable(t *testing.T) {
 	}
 }
 
-// TestNeverStaleGPR checks the rule that every GPR an unmodelled instruction
-// writes ends unknown: for a sample of instructions x86asm decodes, each
-// destination GPR must be the Dst of an Assign or in a Clobber.
+// TestLenAndAddrEverywhere checks the sequence conventions: every Insn has
+// the instruction's Addr, only the last has Len, and a control transfer is
+// last.
 func TestLenAndAddrEverywhere(t *testing.T) {
 	d := New(64, 0x140000000, 0x100000)
 	var out []ir.Insn
@@ -662,6 +697,9 @@ func checkInsn(t *testing.T, d *Decoder, in ir.Insn, last bool) {
 			t.Fatalf("bad store %s", in)
 		}
 	case ir.Clobber:
+		if cap(in.Regs) != len(in.Regs) || len(in.Regs) == 0 {
+			t.Fatalf("clobber list must be non-empty with no spare capacity: %s", in)
+		}
 		for _, r := range in.Regs {
 			if !okReg(r) || r == ir.RegNone {
 				t.Fatalf("bad clobber %s", in)

@@ -277,13 +277,13 @@ prefixLoop:
 			return 0, false
 		}
 		switch {
-		case m.ext == 6 && mp == 0xF3: // senduipi
+		case m.ext == 6 && mp == 0xF3 && l.d.mode == 64: // senduipi
 			l.nop()
 			return m.end, true
 		case m.ext == 7 && mp == 0xF3: // rdpid
 			l.clobber(one(ir.Reg(m.rm)))
 			return m.end, true
-		case m.ext == 7: // rdseed
+		case m.ext == 7 && (mp == 0 || mp == 0x66): // rdseed
 			w := uint8(4)
 			if p.rexW() {
 				w = 8
@@ -303,7 +303,7 @@ prefixLoop:
 		if (op3 == 0xCE || op3 == 0xCF) && mp == 0x66 || op3 == 0xF0 && mp == 0xF3 {
 			// gf2p8affineqb, gf2p8affineinvqb, hreset: modrm and imm8
 			m, ok := l.decodeModRM(code, pos+1, &p)
-			if !ok || m.end+1 > len(code) || op3 == 0xF0 && m.mod != 3 {
+			if !ok || m.end+1 > len(code) || op3 == 0xF0 && code[pos+1] != 0xC0 {
 				return 0, false
 			}
 			l.nop()
@@ -371,12 +371,15 @@ func (l *lifter) special0F01(code []byte, pos int, p *prefixes, mp byte) (int, b
 			return 0, false
 		}
 	case 0xF3:
-		switch b {
-		case 0xE8, 0xEA, 0xED, 0xEE, 0xEF, 0xFA: // setssbsy, saveprevssp, testui, clui, stui, mcommit
+		x64 := l.d.mode == 64
+		switch {
+		case b == 0xE8, b == 0xEA, b == 0xFA: // setssbsy, saveprevssp, mcommit
 			l.nop()
-		case 0xEC: // uiret
+		case x64 && (b == 0xED || b == 0xEE || b == 0xEF): // testui, clui, stui
+			l.nop()
+		case x64 && b == 0xEC: // uiret
 			l.halt()
-		case 0xFE, 0xFF: // rmpadjust, psmash
+		case x64 && (b == 0xFE || b == 0xFF): // rmpadjust, psmash
 			l.clobber(one(RAX))
 		default:
 			return 0, false
@@ -385,7 +388,12 @@ func (l *lifter) special0F01(code []byte, pos int, p *prefixes, mp byte) (int, b
 		switch b {
 		case 0xE8, 0xE9: // xsusldtrk, xresldtrk
 			l.nop()
-		case 0xFE, 0xFF: // rmpupdate, pvalidate
+		case 0xFF: // pvalidate
+			l.clobber(one(RAX))
+		case 0xFE: // rmpupdate
+			if l.d.mode != 64 {
+				return 0, false
+			}
 			l.clobber(one(RAX))
 		default:
 			return 0, false

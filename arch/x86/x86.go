@@ -236,7 +236,8 @@ func (d *Decoder) Lift(code []byte, rva uint32, out []ir.Insn) ([]ir.Insn, int, 
 	if len(code) > maxInsnLen {
 		code = code[:maxInsnLen]
 	}
-	l := lifter{d: d, out: out, start: len(out), rva: rva}
+	var l lifter
+	l.d, l.out, l.start, l.rva = d, out, len(out), rva
 	if n, ok := l.special(code); ok {
 		return l.finish(n), n, nil
 	}
@@ -245,25 +246,34 @@ func (d *Decoder) Lift(code []byte, rva uint32, out []ir.Insn) ([]ir.Insn, int, 
 			return l.finish(n), n, nil
 		}
 	}
+	return l.slow(code)
+}
+
+// slow decodes with x86asm. It is a function of its own so that the large
+// x86asm.Inst (which must be zeroed) is not in Lift's frame.
+//
+//go:noinline
+func (l *lifter) slow(code []byte) ([]ir.Insn, int, error) {
+	d := l.d
 	inst, err := x86asm.Decode(code, d.mode)
 	if err != nil || inst.Op == 0 || inst.Len <= 0 || inst.Len > len(code) || inst.Len > maxInsnLen {
 		if err == x86asm.ErrTruncated {
-			return out, 0, ErrTruncated
+			return l.out, 0, ErrTruncated
 		}
-		return out, 0, &DecodeError{RVA: rva, Byte: code[0], Prefix: err == nil}
+		return l.out, 0, &DecodeError{RVA: l.rva, Byte: code[0], Prefix: err == nil}
 	}
 	for _, p := range inst.Prefix {
 		if p == 0 {
 			break
 		}
 		if p&x86asm.PrefixInvalid != 0 { // e.g. lock on an instruction that cannot take it: #UD
-			return out, 0, &DecodeError{RVA: rva, Byte: code[0]}
+			return l.out, 0, &DecodeError{RVA: l.rva, Byte: code[0]}
 		}
 	}
-	l.n = inst.Len
 	if vexTruncated(code, &inst) {
-		return out, 0, ErrTruncated
+		return l.out, 0, ErrTruncated
 	}
+	l.n = inst.Len
 	l.inst.fromInst(&inst, d.mode)
 	l.lift()
 	return l.finish(inst.Len), inst.Len, nil
