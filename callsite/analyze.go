@@ -255,8 +255,8 @@ func (w *walker) enqueue(fns []uint32) {
 
 // holdsCheckedAPI reports whether v is the address of a checked API.
 func (w *walker) holdsCheckedAPI(v dataflow.Value) bool {
-	s, and, or, ok := v.Symbol()
-	if !ok || and != ^uint64(0) || or != 0 {
+	s, off, ok := v.Pointer()
+	if !ok || off != 0 {
 		return false
 	}
 	info, ok := w.im.symInfo(s)

@@ -99,7 +99,7 @@ func isOptInOrPointer(im *image, v dataflow.Value) bool {
 	if c, ok := v.Const(); ok {
 		return c == optInPoolType || c == optInMdl
 	}
-	if s, and, or, ok := v.Symbol(); ok && and == ^uint64(0) && or == 0 {
+	if s, off, ok := v.Pointer(); ok && off == 0 {
 		info, ok := im.symInfo(s)
 		return ok && info.kind == symAPI
 	}

@@ -28,7 +28,7 @@ func (im *image) resolveValue(v dataflow.Value, regs *[ir.MaxRegs]dataflow.Value
 	if hop > maxHops {
 		return callee{}
 	}
-	if s, and, or, ok := v.Symbol(); ok && and == ^uint64(0) && or == 0 {
+	if s, off, ok := v.Pointer(); ok && off == 0 {
 		return im.resolveSym(s)
 	}
 	c, ok := v.Const()

@@ -147,9 +147,10 @@ func (v Value) Symbol() (s Sym, and, or uint64, ok bool) {
 }
 
 // Pointer returns the symbol and byte offset when v is a symbol's value
-// plus a constant (a pointer into a table the symbol stands for).
+// plus a constant (a pointer into a table the symbol stands for). A symbol
+// cut to its low 32 bits (a 32-bit pointer) still counts.
 func (v Value) Pointer() (s Sym, off int64, ok bool) {
-	return v.sym, v.off, v.kind == kSym && v.and == ^uint64(0) && v.or == 0
+	return v.sym, v.off, v.kind == kSym && v.and&0xffffffff == 0xffffffff && v.or == 0
 }
 
 // Apply substitutes x for the symbol in v's transform: (x & and) | or. A
@@ -273,8 +274,10 @@ func lowMask(w uint8) uint64 {
 }
 
 // Truncate keeps the low w bytes of v and zeroes the rest.
+// A stack address is kept as it is: a 32-bit stack pointer (x86, or a
+// 32-bit write of an address on x64) still addresses the same slot.
 func Truncate(v Value, w uint8) Value {
-	if w >= 8 {
+	if w >= 8 || v.kind == kStack {
 		return v
 	}
 	return Binary(OpAnd, v, Const(lowMask(w)))
