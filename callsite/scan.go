@@ -24,12 +24,13 @@ func (im *image) buildIndex() {
 	for t, sites := range im.calls {
 		switch {
 		case im.Code(t) == nil:
-		case hasCall(im, sites):
+		case hasCall(im, sites) && (im.pdataStart[t] || (!im.inPdata(t) && im.plausibleStart(t, sites))):
 			im.starts[t] = true
-		case !im.inPdata(t):
-			// Reached only by jumps and outside every .pdata function: a
-			// leaf reached by tail calls. It bounds functions (funcAt) but
-			// does not stop the decoding of the code that jumps there.
+		case !im.inPdata(t) && im.followsEnd(t):
+			// Reached only by jumps, outside every .pdata function, and
+			// right after the end of other code: a leaf reached by tail
+			// calls. It bounds functions (funcAt) but does not stop the
+			// decoding of the code that jumps there.
 			im.jumpStarts = append(im.jumpStarts, t)
 		}
 	}
@@ -74,6 +75,39 @@ func (im *image) inPdata(rva uint32) bool {
 	return i < len(im.funcs) && im.funcs[i].Start <= rva
 }
 
+// plausibleStart reports whether a direct call target outside .pdata looks
+// like the start of a function rather than bytes that only decode as a
+// call (small immediates make E8 xx xx 00 00 common inside instructions):
+// it is 16-byte aligned, follows padding or a return, begins with a frame
+// prologue, or is called from several places.
+func (im *image) plausibleStart(t uint32, sites []uint32) bool {
+	if t%16 == 0 || len(sites) >= 2 {
+		return true
+	}
+	return im.followsEnd(t)
+}
+
+// followsEnd reports whether t begins a frame prologue, or follows
+// padding, a return or the start of its section.
+func (im *image) followsEnd(t uint32) bool {
+	code := im.Code(t)
+	if len(code) >= 3 && (string(code[:3]) == "\x55\x8b\xec" || string(code[:3]) == "\x55\x89\xe5" || string(code[:3]) == "\x8b\xff\x55") {
+		return true
+	}
+	prev := im.Code(t - 1)
+	if len(prev) == 0 {
+		return true // the first byte of a code section
+	}
+	switch prev[0] {
+	case 0xCC, 0x90, 0xC3:
+		return true
+	}
+	if p3 := im.Code(t - 3); len(p3) >= 3 && p3[0] == 0xC2 {
+		return true // ret n
+	}
+	return false
+}
+
 // hasCall reports whether one of sites is an E8 call (not only E9 jumps).
 func hasCall(im *image, sites []uint32) bool {
 	for _, s := range sites {
@@ -92,8 +126,10 @@ func (im *image) indexSection(c codeSection) {
 		pos := c.va + uint32(i)
 		if data[i] == 0xEB {
 			// A short jump: a tail call only when it lands on a function
-			// start that .pdata names (other short jumps stay in a function).
-			if t := pos + 2 + uint32(int32(int8(data[i+1]))); im.pdataStart[t] {
+			// start that .pdata names, or, in an image without .pdata, on
+			// code right after the end of other code (other short jumps
+			// stay in a function).
+			if t := pos + 2 + uint32(int32(int8(data[i+1]))); im.pdataStart[t] || (len(im.funcs) == 0 && im.followsEnd(t)) {
 				im.calls[t] = append(im.calls[t], pos)
 			}
 		}

@@ -79,10 +79,22 @@ func apply(op ir.Op, x, y uint64) (uint64, bool) {
 	return 0, false
 }
 
-// stackArith keeps stack addresses through adding and subtracting constants.
+// alignedFrame is the base of the offsets given to a stack pointer after
+// the function aligns it (`and esp, -8`): its distance from the entry stack
+// pointer is not known, so the realigned frame is a region of its own, far
+// from every entry-relative offset.
+const alignedFrame = -(int64(1) << 40)
+
+// stackArith keeps stack addresses through adding and subtracting constants
+// and through alignment.
 func stackArith(op ir.Op, a, b Value) (Value, bool) {
 	c, isConst := b.Const()
 	switch {
+	case a.kind == kStack && isConst && op == ir.OpAnd && isAlignMask(c):
+		if a.off < alignedFrame/2 {
+			return StackAddr(a.off & int64(c)), true
+		}
+		return StackAddr(alignedFrame + a.off&int64(c)), true
 	case a.kind == kStack && isConst && op == ir.OpAdd:
 		return StackAddr(a.off + int64(c)), true
 	case a.kind == kStack && isConst && op == ir.OpSub:
@@ -106,10 +118,14 @@ func symArith(op ir.Op, a, b Value) (Value, bool) {
 	if !ok {
 		return Value{}, false
 	}
+	if a.off != 0 && op == ir.OpAnd && c&0xffffffff == 0xffffffff {
+		a.and &= c // a 32-bit write of a pointer into a table
+		return a, true
+	}
 	if a.off != 0 && op != ir.OpAdd && op != ir.OpSub {
 		return Value{}, false
 	}
-	pure := a.and == ^uint64(0) && a.or == 0
+	pure := a.and&0xffffffff == 0xffffffff && a.or == 0 // a pointer, 32 or 64 bits
 	switch op {
 	case ir.OpAnd:
 		return Value{kind: kSym, sym: a.sym, and: a.and & c, or: a.or & c}, true
@@ -229,4 +245,14 @@ func Unary(op ir.Op, a Value) Value {
 		return Bits(k, ^v)
 	}
 	return Binary(ir.OpSub, Const(0), a)
+}
+
+// isAlignMask reports whether c clears only the low bits, up to a page: the
+// mask of a stack alignment (-8, -16, … as 32 or 64 bits).
+func isAlignMask(c uint64) bool {
+	if c>>32 == 0 {
+		c |= 0xffffffff00000000 // a 32-bit mask applied to a 32-bit stack pointer
+	}
+	low := ^c
+	return low != 0 && low&(low+1) == 0 && low < 0x1000
 }
