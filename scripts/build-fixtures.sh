@@ -109,7 +109,7 @@ post_init_rwx() { # in out objcopy
 }
 
 configure() {
-	KIND=callsite ENTRY=DriverEntry CLANG_LDFLAGS=() MINGW_LDFLAGS=() MINGW_POST="" EXCLUDE=()
+	KIND=callsite ENTRY=DriverEntry CLANG_CFLAGS=() CLANG_LDFLAGS=() MINGW_LDFLAGS=() MINGW_POST="" EXCLUDE=()
 	case "$1" in
 	layout_*) KIND=layout ;;
 	esac
@@ -133,6 +133,10 @@ configure() {
 		MINGW_LDFLAGS=(-Wl,--section-alignment,0x80 -Wl,--file-alignment,0x80) ;;
 	callsite_kmdf)
 		ENTRY=FxDriverEntry ;; # the WdfDriverEntry.lib-style stub is the entry point
+	callsite_cfg)
+		# Control Flow Guard checks (the cc1 option behind clang-cl's /guard:cf);
+		# HVCI_CFG makes the source define the guard pointers the CRT would.
+		CLANG_CFLAGS=(-Xclang -cfguard -DHVCI_CFG) ;;
 	esac
 }
 
@@ -177,6 +181,7 @@ build_clang() { # case variant out sources...
 		mkdir -p "$(dirname "$o")"
 		# -funwind-tables: with DWARF, clang would otherwise emit no .pdata.
 		"$CLANG" --target=$triple "${COMMON_CFLAGS[@]}" -funwind-tables -mno-red-zone \
+			"${CLANG_CFLAGS[@]+"${CLANG_CFLAGS[@]}"}" \
 			-g -gdwarf -fdebug-compilation-dir=. -"$opt" -c "$s" -o "$o"
 		objs+=("$o")
 	done
