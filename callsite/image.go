@@ -164,8 +164,21 @@ func (im *image) funcAt(rva uint32) (dataflow.Func, bool) {
 	}
 	best := im.startList[k-1]
 	// A .pdata function between the start and rva ends the search there.
-	if j := sort.Search(len(im.funcs), func(j int) bool { return im.funcs[j].Start > best }); j < len(im.funcs) && im.funcs[j].Start <= rva {
+	j := sort.Search(len(im.funcs), func(j int) bool { return im.funcs[j].Start > best })
+	if j < len(im.funcs) && im.funcs[j].Start <= rva {
 		return dataflow.Func{}, false
 	}
-	return dataflow.Func{Start: best}, true
+	// The function ends where the next one starts (or its section ends):
+	// that bounds the sweep for switch cases in an image without .pdata.
+	end := uint32(0)
+	if k < len(im.startList) {
+		end = im.startList[k]
+	}
+	if j < len(im.funcs) && (end == 0 || im.funcs[j].Start < end) {
+		end = im.funcs[j].Start
+	}
+	if code := im.Code(best); end == 0 || end-best > uint32(len(code)) {
+		end = best + uint32(len(code))
+	}
+	return dataflow.Func{Start: best, End: end}, true
 }

@@ -116,6 +116,8 @@ type analysis struct {
 	lim    Limits
 	res    Result
 	blocks []*block
+	// switches counts the jumps that look like switch dispatches.
+	switches int
 }
 
 // intra reports whether a jump to t stays inside the function.
@@ -142,7 +144,22 @@ type decoded struct {
 func (a *analysis) buildCFG() error {
 	code := map[uint32]*decoded{}
 	leaders := map[uint32]bool{a.fn.Start: true}
-	todo := []uint32{a.fn.Start}
+	a.traverse(code, leaders, a.fn.Start)
+	if len(code) == 0 {
+		return fmt.Errorf("function at 0x%x: no decodable code", a.fn.Start)
+	}
+	var orphans []uint32
+	if a.switches > 0 && a.fn.End != 0 {
+		orphans = a.sweepOrphans(code, leaders)
+	}
+	a.formBlocks(code, leaders, orphans)
+	return nil
+}
+
+// traverse decodes, by recursive descent from start, every instruction the
+// function's direct branches reach, recording block leaders.
+func (a *analysis) traverse(code map[uint32]*decoded, leaders map[uint32]bool, start uint32) {
+	todo := []uint32{start}
 	for len(todo) > 0 {
 		pc := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
@@ -157,6 +174,7 @@ func (a *analysis) buildCFG() error {
 			d := a.decodeAt(pc)
 			code[pc] = d
 			a.res.Insns++
+			a.countIndirect(d)
 			for _, t := range a.branchTargets(d) {
 				if !leaders[t] {
 					leaders[t] = true
@@ -169,11 +187,51 @@ func (a *analysis) buildCFG() error {
 			pc = d.next
 		}
 	}
-	if len(code) == 0 {
-		return fmt.Errorf("function at 0x%x: no decodable code", a.fn.Start)
+}
+
+// countIndirect counts jumps whose target is not a constant, and among them
+// the likely switch dispatches: through a register, or through memory
+// indexed by a register (a jump through a global is a tail call).
+func (a *analysis) countIndirect(d *decoded) {
+	last := d.insns[len(d.insns)-1]
+	if last.Kind != ir.Jump || last.Target.Kind == ir.KImm {
+		return
 	}
-	a.formBlocks(code, leaders)
-	return nil
+	a.res.IndirectJumps++
+	if isSwitch(last) {
+		a.switches++
+	}
+}
+
+func isSwitch(in ir.Insn) bool {
+	return in.Kind == ir.Jump && (in.Target.Kind == ir.KReg || (in.Target.Kind == ir.KMem && !in.Target.Mem.Global))
+}
+
+// sweepOrphans finds the code of the function's extent that no direct
+// branch reaches (the cases of a switch, reached through a jump table) by a
+// linear sweep, and returns the roots of those regions.
+func (a *analysis) sweepOrphans(code map[uint32]*decoded, leaders map[uint32]bool) []uint32 {
+	var roots []uint32
+	for pc := a.fn.Start; pc < a.fn.End && a.res.Insns < a.lim.MaxInsns; {
+		if d, ok := code[pc]; ok {
+			pc = d.next
+			continue
+		}
+		bytes := a.env.Code(pc)
+		insns, n, err := a.dec.Lift(bytes, pc, nil)
+		if err != nil || n <= 0 || len(insns) == 0 {
+			pc++
+			continue
+		}
+		if k := insns[0].Kind; len(insns) == 1 && (k == ir.Nop || k == ir.Halt) {
+			pc += uint32(n) // padding
+			continue
+		}
+		roots = append(roots, pc)
+		leaders[pc] = true
+		a.traverse(code, leaders, pc)
+	}
+	return roots
 }
 
 func (a *analysis) decodeAt(pc uint32) *decoded {
@@ -211,14 +269,14 @@ func (a *analysis) branchTargets(d *decoded) []uint32 {
 	case ir.Jump:
 		if last.Target.Kind == ir.KImm && a.intra(uint32(last.Target.Imm)) {
 			out = append(out, uint32(last.Target.Imm))
-		} else if last.Target.Kind != ir.KImm {
-			a.res.IndirectJumps++
 		}
 	}
 	return out
 }
 
-func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool) {
+// formBlocks splits the decoded code into basic blocks. A switch dispatch
+// gets the orphan regions as successors: their state is the dispatch's.
+func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool, orphans []uint32) {
 	starts := make([]uint32, 0, len(leaders))
 	for l := range leaders {
 		if _, ok := code[l]; ok {
@@ -241,7 +299,11 @@ func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool)
 			d := code[pc]
 			b.insns = append(b.insns, d.insns...)
 			if d.ends || d.insns[len(d.insns)-1].Kind == ir.Branch {
-				for _, t := range a.branchTargets(d) {
+				targets := a.branchTargets(d)
+				if isSwitch(d.insns[len(d.insns)-1]) {
+					targets = append(targets, orphans...)
+				}
+				for _, t := range targets {
 					if i, ok := index[t]; ok {
 						b.succs = append(b.succs, i)
 					}

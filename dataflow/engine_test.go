@@ -216,3 +216,36 @@ func TestUndecodableBytesEndThePath(t *testing.T) {
 		t.Fatalf("res = %+v, err = %v; want one undecodable path", res, err)
 	}
 }
+
+func TestSwitchCasesAreReachedFromTheDispatch(t *testing.T) {
+	// 0: r1 = 0x200; 1: jmp r2 (a jump table); 2: ret; case blocks at 3
+	// and 5 are reached by no direct branch, and see the dispatch's state.
+	prog := toy{
+		0: mov(r1, ir.I(0x200)),
+		1: {Kind: ir.Jump, Target: ir.R(r2)},
+		2: {Kind: ir.Halt},
+		3: call(0x50),
+		4: ret(),
+		5: mov(r1, ir.I(0)),
+		6: call(0x50),
+		7: ret(),
+	}
+	var got []Value
+	_, err := Analyze(Func{Start: 0, End: 8}, prog, toyEnv{}, Limits{}, func(in *ir.Insn, st *State) {
+		if in.Kind == ir.Call {
+			got = append(got, st.Arg(0))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("calls seen = %d, want both cases", len(got))
+	}
+	if c, _ := got[0].Const(); c != 0x200 {
+		t.Errorf("case 3 arg = %v, want the dispatch's 0x200", got[0])
+	}
+	if c, ok := got[1].Const(); !ok || c != 0 {
+		t.Errorf("case 5 arg = %v, want 0", got[1])
+	}
+}
