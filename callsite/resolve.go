@@ -89,22 +89,26 @@ func (im *image) resolveCode(rva uint32, regs *[ir.MaxRegs]dataflow.Value, hop i
 // the analysis needs (RtlInitUnicodeString, MmGetSystemRoutineAddress) and
 // the stack bytes a 32-bit stdcall API pops.
 func (im *image) CallEffect(in *ir.Insn, st *dataflow.State) (dataflow.Value, int64) {
+	x86 := im.arch.PtrSize == 4
 	name := im.importCalled(in, st)
-	if name == "" {
-		return dataflow.Unknown, 0
-	}
 	var pop int64
-	if a := im.table.Lookup(name); a != nil && im.arch.PtrSize == 4 {
-		pop = a.PopBytes()
+	if x86 {
+		pop = -1 // unknown: the engine infers it
+		if a := im.table.Lookup(name); a != nil {
+			pop = a.PopBytes()
+		}
+	}
+	if name == "" {
+		return dataflow.Unknown, pop
 	}
 	switch strings.ToLower(name) {
 	case "rtlinitunicodestring":
 		im.initUnicodeString(st)
-		if im.arch.PtrSize == 4 {
+		if x86 {
 			pop = 8
 		}
 	case "mmgetsystemroutineaddress":
-		if im.arch.PtrSize == 4 {
+		if x86 {
 			pop = 4
 		}
 		if routine := im.unicodeStringAt(st, st.Arg(0)); routine != "" {

@@ -21,8 +21,9 @@ type Env interface {
 	// as an entry of a function table whose address is symbolic.
 	LoadIndirect(s Sym, disp int64, w uint8) Value
 	// CallEffect returns the value a call leaves in the return register and
-	// how many bytes of arguments the callee pops (x86 stdcall), given the
-	// state before the call. It may update st's stack slots for what the
+	// how many bytes of arguments the callee pops (x86 stdcall; -1 when the
+	// client does not know: the engine then infers it), given the state
+	// before the call. It may update st's stack slots for what the
 	// callee writes through pointer arguments.
 	CallEffect(in *ir.Insn, st *State) (ret Value, pop int64)
 	// IsFunctionStart reports whether rva begins a function other than the
@@ -345,7 +346,7 @@ func (a *analysis) fixpoint() {
 		b.visits++
 		st := b.in.clone()
 		for k := range b.insns {
-			a.step(st, &b.insns[k])
+			a.step(st, b.insns, k)
 		}
 		for _, s := range b.succs {
 			if a.propagate(s, st) && !queued[s] {
@@ -376,7 +377,7 @@ func (a *analysis) replay(visit Visitor) {
 		st := b.in.clone()
 		for k := range b.insns {
 			visit(&b.insns[k], st)
-			a.step(st, &b.insns[k])
+			a.step(st, b.insns, k)
 		}
 	}
 }

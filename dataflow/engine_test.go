@@ -44,7 +44,10 @@ func (toyErr) Error() string { return "no instruction" }
 var errToy = toyErr{}
 
 // toyEnv gives every address code and answers loads with fixed globals.
-type toyEnv struct{ globals map[uint32]Value }
+type toyEnv struct {
+	globals map[uint32]Value
+	pop     int64 // what CallEffect says the callee pops
+}
 
 func (e toyEnv) Code(rva uint32) []byte      { return []byte{0} }
 func (e toyEnv) ImageBase() uint64           { return 0x10000 }
@@ -57,7 +60,7 @@ func (e toyEnv) LoadGlobal(rva uint32, w uint8) Value {
 	return Unknown
 }
 func (e toyEnv) LoadIndirect(Sym, int64, uint8) Value       { return Unknown }
-func (e toyEnv) CallEffect(*ir.Insn, *State) (Value, int64) { return Unknown, 0 }
+func (e toyEnv) CallEffect(*ir.Insn, *State) (Value, int64) { return Unknown, e.pop }
 
 func mov(dst ir.Reg, a ir.Operand) ir.Insn {
 	return ir.Insn{Kind: ir.Assign, Op: ir.OpMov, Dst: dst, A: a, Width: 8}
@@ -248,4 +251,54 @@ func TestSwitchCasesAreReachedFromTheDispatch(t *testing.T) {
 	if c, ok := got[1].Const(); !ok || c != 0 {
 		t.Errorf("case 5 arg = %v, want 0", got[1])
 	}
+}
+
+func TestUnknownCalleesPopWhatWasPushed(t *testing.T) {
+	push := func(v int64) []ir.Insn {
+		return []ir.Insn{
+			op(ir.OpSub, sp, ir.R(sp), ir.I(8), 8),
+			{Kind: ir.Store, Mem: ir.Mem{Base: sp, Index: ir.RegNone}, A: ir.I(v), Width: 8},
+		}
+	}
+	local := ir.Mem{Base: sp, Index: ir.RegNone, Disp: 8}
+	// One machine instruction per address; a push lifts to two Insns.
+	prog := multi{
+		0: {op(ir.OpSub, sp, ir.R(sp), ir.I(0x20), 8)},
+		1: {{Kind: ir.Store, Mem: local, A: ir.I(0x40), Width: 8}},
+		2: push(1),
+		3: push(2),
+		4: {call(0x50)},
+		5: {{Kind: ir.Assign, Op: ir.OpMov, Dst: r1, A: ir.M(local), SrcWidth: 8, Width: 8}},
+		6: {call(0x60)},
+		7: {ret()},
+	}
+	var got []Value
+	_, err := Analyze(Func{Start: 0, End: 8}, prog, toyEnv{pop: -1}, Limits{}, func(in *ir.Insn, st *State) {
+		if in.Kind == ir.Call {
+			got = append(got, st.Reg(r1))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := got[1].Const(); !ok || c != 0x40 {
+		t.Fatalf("local after the call = %v, want 0x40 (the callee popped both pushes)", got[1])
+	}
+}
+
+// multi is a toy decoder whose instructions lift to several Insns.
+type multi map[uint32][]ir.Insn
+
+func (m multi) Arch() *ir.Arch { return toyArch }
+
+func (m multi) Lift(code []byte, rva uint32, out []ir.Insn) ([]ir.Insn, int, error) {
+	ins, ok := m[rva]
+	if !ok {
+		return out, 0, errToy
+	}
+	for _, in := range ins {
+		in.Addr = rva
+		out = append(out, in)
+	}
+	return out, 1, nil
 }

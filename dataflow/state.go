@@ -22,6 +22,8 @@ type State struct {
 	// mem holds what the function stored at constant addresses (globals)
 	// since its last call: flow-sensitive, before the client's view.
 	mem map[uint64]slot
+	// pushed counts the bytes pushed since the last call (-1: unknown).
+	pushed int64
 }
 
 func newEntryState(arch *ir.Arch) *State {
@@ -34,7 +36,7 @@ func newEntryState(arch *ir.Arch) *State {
 }
 
 func (s *State) clone() *State {
-	c := &State{arch: s.arch, env: s.env, regs: s.regs, stack: make(map[int64]slot, len(s.stack)), mem: make(map[uint64]slot, len(s.mem))}
+	c := &State{arch: s.arch, env: s.env, regs: s.regs, pushed: s.pushed, stack: make(map[int64]slot, len(s.stack)), mem: make(map[uint64]slot, len(s.mem))}
 	for k, v := range s.stack {
 		c.stack[k] = v
 	}
@@ -179,6 +181,9 @@ func (s *State) join(o *State, widen bool) bool {
 			s.stack[k] = slot{v: Unknown, w: ol.w}
 			changed = true
 		}
+	}
+	if s.pushed != o.pushed && s.pushed != -1 {
+		s.pushed, changed = -1, true
 	}
 	return s.joinMem(o, widen) || changed
 }

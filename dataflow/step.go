@@ -2,11 +2,16 @@ package dataflow
 
 import "github.com/hvcicheck/hvcicheck/ir"
 
-// step applies one lifted instruction to st.
-func (a *analysis) step(st *State, in *ir.Insn) {
+// step applies insns[k], one lifted instruction of a block, to st.
+func (a *analysis) step(st *State, insns []ir.Insn, k int) {
+	in := &insns[k]
 	st.env = a.env
 	switch in.Kind {
 	case ir.Assign:
+		if in.Dst == a.arch.SP {
+			a.trackPushes(st, insns, k)
+			return
+		}
 		a.assign(st, in)
 	case ir.Store:
 		v := Unknown
@@ -21,6 +26,10 @@ func (a *analysis) step(st *State, in *ir.Insn) {
 		}
 	case ir.Call:
 		ret, pop := a.env.CallEffect(in, st)
+		if pop < 0 {
+			pop = a.inferPop(st, insns, k)
+		}
+		st.pushed = 0
 		clear(st.mem) // the callee may write any global
 		for _, r := range a.arch.CallerSaved {
 			st.SetReg(r, Unknown)
@@ -34,6 +43,46 @@ func (a *analysis) step(st *State, in *ir.Insn) {
 			st.SetReg(r, Unknown)
 		}
 	}
+}
+
+// trackPushes applies a write of the stack pointer and counts the bytes
+// pushed since the last call (the arguments of the next one): a push is a
+// decrement followed by a store at the new top of the stack; any other
+// write of the stack pointer (frame setup, alignment) starts the count
+// again.
+func (a *analysis) trackPushes(st *State, insns []ir.Insn, k int) {
+	in := &insns[k]
+	a.assign(st, in)
+	isPush := in.Op == ir.OpSub && in.B.Kind == ir.KImm && k+1 < len(insns) &&
+		insns[k+1].Kind == ir.Store && insns[k+1].Mem.Base == a.arch.SP && insns[k+1].Mem.Index == ir.RegNone && insns[k+1].Mem.Disp == 0
+	switch {
+	case isPush && st.pushed >= 0:
+		st.pushed += in.B.Imm
+	case in.Op == ir.OpAdd && in.B.Kind == ir.KImm && st.pushed >= in.B.Imm:
+		st.pushed -= in.B.Imm // a pop
+	default:
+		st.pushed = 0
+	}
+}
+
+// inferPop guesses how many argument bytes a callee the client does not
+// know pops (32-bit stdcall): a compiler that stores arguments with mov
+// re-reserves them right after the call (sub esp, n: the callee popped n);
+// a cdecl call is followed by add esp, n (the callee popped nothing);
+// otherwise the callee pops what was pushed since the last call.
+func (a *analysis) inferPop(st *State, insns []ir.Insn, k int) int64 {
+	if k+1 < len(insns) {
+		next := &insns[k+1]
+		if next.Kind == ir.Assign && next.Dst == a.arch.SP && next.A.Kind == ir.KReg && next.A.Reg == a.arch.SP && next.B.Kind == ir.KImm {
+			switch next.Op {
+			case ir.OpSub:
+				return next.B.Imm
+			case ir.OpAdd:
+				return 0
+			}
+		}
+	}
+	return max(st.pushed, 0)
 }
 
 func (a *analysis) assign(st *State, in *ir.Insn) {
