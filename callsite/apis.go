@@ -5,7 +5,10 @@
 // data: the table in this file drives one generic analysis.
 package callsite
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Rule is how an API's checked argument is judged.
 type Rule uint8
@@ -172,4 +175,27 @@ func APIs() []API {
 		out[i].WDFIndex = -1
 	}
 	return append(out, wdfTable()...)
+}
+
+// RuleText says in words when a call of a is executable, for the docs.
+func RuleText(a *API) string {
+	var s string
+	switch a.Rule {
+	case RulePoolType:
+		s = "non-paged pool type without NonPagedPoolNx (0x200), modifier bits masked"
+	case RulePoolFlags:
+		s = "flags with POOL_FLAG_NON_PAGED_EXECUTE (0x80)"
+	case RuleLookasideFlags:
+		s = "Flags without POOL_NX_ALLOCATION (0x200)"
+	case RuleProtection:
+		s = "protection with a PAGE_EXECUTE* bit (0xF0)"
+	case RuleMdlPriority:
+		s = "Priority without MdlMappingNoExecute (0x40000000)"
+	case RuleAlways:
+		s = "always"
+	}
+	if a.ModeArg >= 0 {
+		s += fmt.Sprintf(", when AccessMode (argument %d) is KernelMode", a.ModeArg)
+	}
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/hvcicheck/hvcicheck/callsite"
 	"github.com/hvcicheck/hvcicheck/checks"
 	"github.com/hvcicheck/hvcicheck/report"
 	"github.com/hvcicheck/hvcicheck/scan"
@@ -141,7 +142,35 @@ func rulesMarkdown() string {
 		fmt.Fprintf(&b, "\n## %s\n\n**%s**\n\n%s\n\n**Fix:** %s\n", heading(a), mdEscape(a.Title), mdEscape(a.Doc), mdEscape(a.Fix))
 		writeExamples(&b, a)
 	}
+	writeAPITable(&b)
 	return b.String()
+}
+
+// writeAPITable appends the call-site rules' API table (package callsite),
+// the one place the checked APIs are defined.
+func writeAPITable(b *strings.Builder) {
+	b.WriteString("\n## The API table\n\nThe call-site rules (0x2000, 0x2001, 0x2002) check these APIs. " +
+		"Arguments are numbered from 0 in the C prototype; on 32-bit x86 a 64-bit argument takes two stack " +
+		"slots, so the slot differs from the index (given in brackets). KMDF DDIs are called through the " +
+		"WdfFunctions table with WdfDriverGlobals as argument 0.\n\n" +
+		"| API | code | checked argument | executable when | tag | NX replacement |\n|---|---|---|---|---|---|\n")
+	for _, a := range callsite.APIs() {
+		arg := "—"
+		if a.Arg >= 0 {
+			arg = fmt.Sprint(a.Arg)
+			if s := a.Slot(a.Arg, true); s != a.Arg {
+				arg += fmt.Sprintf(" [x86 slot %d]", s)
+			}
+		}
+		if a.WDFIndex >= 0 {
+			arg += fmt.Sprintf(" (table index %d)", a.WDFIndex)
+		}
+		tag := "—"
+		if a.TagArg >= 0 {
+			tag = fmt.Sprint(a.TagArg)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", a.Name, a.Code, arg, mdEscape(callsite.RuleText(&a)), tag, mdEscape(a.Replacement))
+	}
 }
 
 func heading(a *checks.Analyzer) string {
