@@ -286,9 +286,18 @@ func (w *walker) through(ev *callEvent, s pending, fn uint32) pending {
 		if !ok {
 			return v
 		}
+		if r, ok := sym.InputRegister(); ok {
+			if ev.regs == nil {
+				return dataflow.Unknown
+			}
+			return v.Apply(ev.regs[r])
+		}
 		k, ok := sym.InputIndex()
-		if !ok || k >= maxArgs {
+		if !ok {
 			return v
+		}
+		if k >= maxArgs {
+			return dataflow.Unknown
 		}
 		return v.Apply(ev.args[k])
 	}
@@ -298,14 +307,16 @@ func (w *walker) through(ev *callEvent, s pending, fn uint32) pending {
 	return out
 }
 
-// isInput reports whether v depends on one of the function's inputs.
+// isInput reports whether v depends on one of the function's inputs: an
+// argument slot or a register's entry value.
 func isInput(v dataflow.Value) bool {
 	s, _, _, ok := v.Symbol()
 	if !ok {
 		return false
 	}
-	_, ok = s.InputIndex()
-	return ok
+	_, slot := s.InputIndex()
+	_, reg := s.InputRegister()
+	return slot || reg
 }
 
 // check judges one checked call, or records the function as a wrapper when

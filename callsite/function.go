@@ -15,7 +15,9 @@ type callEvent struct {
 	target dataflow.Value
 	args   [maxArgs]dataflow.Value
 	// regs holds every register for indirect calls, so a call through a
-	// dispatch stub (`jmp rax`) can take its real target from them.
+	// dispatch stub (`jmp rax`) can take its real target from them, and for
+	// every call where registers carry arguments of internal functions
+	// (ir.Arch.RegInputs).
 	regs *[ir.MaxRegs]dataflow.Value
 }
 
@@ -117,7 +119,7 @@ func (im *image) recordCall(fi *funcInfo, in *ir.Insn, st *dataflow.State, tail 
 	for i := range ev.args {
 		ev.args[i] = im.argAt(st, i, tail)
 	}
-	if in.Target.Kind != ir.KImm {
+	if in.Target.Kind != ir.KImm || len(im.arch.RegInputs) > 0 {
 		regs := new([ir.MaxRegs]dataflow.Value)
 		for r := range regs {
 			regs[r] = st.Reg(ir.Reg(r))

@@ -31,6 +31,9 @@ func newEntryState(arch *ir.Arch) *State {
 	for i, r := range arch.ArgRegs {
 		st.regs[r] = Symbol(Input(i))
 	}
+	for _, r := range arch.RegInputs {
+		st.regs[r] = Symbol(InputReg(int(r)))
+	}
 	st.regs[arch.SP] = StackAddr(0)
 	return st
 }

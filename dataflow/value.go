@@ -41,10 +41,26 @@ const SymClient Sym = 1 << 16
 // Input is the symbol of the function's argument slot i as it was at entry.
 func Input(i int) Sym { return Sym(1 + i) }
 
+// regInputBase numbers the symbols of registers' entry values (InputReg)
+// after those of the argument slots.
+const regInputBase = 1 << 12
+
+// InputReg is the symbol of register r's value at the function's entry,
+// for the registers of ir.Arch.RegInputs.
+func InputReg(r int) Sym { return Sym(regInputBase + r) }
+
 // InputIndex returns the argument slot of an Input symbol.
 func (s Sym) InputIndex() (int, bool) {
-	if s >= 1 && s < SymClient {
+	if s >= 1 && s < regInputBase {
 		return int(s) - 1, true
+	}
+	return 0, false
+}
+
+// InputRegister returns the register of an InputReg symbol.
+func (s Sym) InputRegister() (int, bool) {
+	if s >= regInputBase && s < SymClient {
+		return int(s - regInputBase), true
 	}
 	return 0, false
 }

@@ -150,6 +150,11 @@ type Arch struct {
 	ArgRegs []Reg
 	// CallerSaved are the registers a call leaves unknown (Ret included).
 	CallerSaved []Reg
+	// RegInputs are registers, other than ArgRegs, whose values at a
+	// function's entry are tracked as its inputs: compilers pass the
+	// arguments of internal functions there (x86: LLVM's fastcc uses ecx and
+	// edx, GCC's local regparm eax, edx and ecx).
+	RegInputs []Reg
 	// StackArgOffset is where stack argument slot 0 lies relative to SP at
 	// the call instruction: x64 0x20 (after the home space), x86 0, ARM64 0.
 	StackArgOffset int64

@@ -111,6 +111,7 @@ var (
 		Ret:                 EAX,
 		ArgRegs:             nil,
 		CallerSaved:         []ir.Reg{EAX, ECX, EDX},
+		RegInputs:           []ir.Reg{EAX, ECX, EDX},
 		StackArgOffset:      0,
 		EntryStackArgOffset: 4,
 		RegName:             regName32,
