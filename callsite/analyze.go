@@ -255,7 +255,7 @@ func (w *walker) enqueue(fns []uint32) {
 
 // holdsCheckedAPI reports whether v is the address of a checked API.
 func (w *walker) holdsCheckedAPI(v dataflow.Value) bool {
-	s, off, ok := v.Pointer()
+	s, off, ok := w.im.concrete(v).Pointer()
 	if !ok || off != 0 {
 		return false
 	}
@@ -326,6 +326,7 @@ func (w *walker) check(fi *funcInfo, ev *callEvent, p pending) {
 		w.addSummary(fi, ev, p)
 		return
 	}
+	p.arg, p.mode, p.tag = w.im.concrete(p.arg), w.im.concrete(p.mode), w.im.concrete(p.tag)
 	if p.api.Rule == RuleAlways && p.api.ModeArg < 0 {
 		w.report(fi, ev, p, verdict{exec: true, definite: true}, false)
 		return

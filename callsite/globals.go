@@ -73,7 +73,7 @@ func (im *image) computeGlobal(rva uint32, w uint8) (dataflow.Value, bool) {
 		for _, s := range fi.stores {
 			switch {
 			case s.rva == rva && s.width >= w:
-				stored = append(stored, dataflow.Truncate(s.value, w))
+				stored = append(stored, dataflow.Truncate(im.concrete(s.value), w))
 			case s.rva < rva+uint32(w) && rva < s.rva+uint32(s.width):
 				stored = append(stored, dataflow.Unknown) // a partial overwrite
 			}

@@ -126,7 +126,29 @@ func (im *image) LoadGlobal(rva uint32, w uint8) dataflow.Value {
 	if !s.Writable() {
 		return im.fileValue(rva, w)
 	}
-	return im.globalValue(rva, w)
+	// Resolving a global means analysing every function that stores to it:
+	// that is done only for the values that reach a checked argument or a
+	// call target (concrete), not for every load.
+	return dataflow.Truncate(dataflow.Symbol(im.sym(symInfo{kind: symGlobal, rva: rva, index: int(w)})), w)
+}
+
+// concrete replaces a writable global's symbol in v by the values the global
+// can hold (see globalValue), keeping v's transform.
+func (im *image) concrete(v dataflow.Value) dataflow.Value {
+	s, _, ok := v.Pointer()
+	if !ok {
+		if s2, _, _, ok2 := v.Symbol(); ok2 {
+			s, ok = s2, true
+		}
+	}
+	if !ok {
+		return v
+	}
+	info, ok := im.symInfo(s)
+	if !ok || info.kind != symGlobal {
+		return v
+	}
+	return v.Apply(im.globalValue(info.rva, uint8(info.index)))
 }
 
 // fileValue reads w bytes at rva from the file as a constant.

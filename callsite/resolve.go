@@ -29,6 +29,9 @@ func (im *image) resolveValue(v dataflow.Value, regs *[ir.MaxRegs]dataflow.Value
 		return callee{}
 	}
 	if s, off, ok := v.Pointer(); ok && off == 0 {
+		if info, ok := im.symInfo(s); ok && info.kind == symGlobal {
+			return im.resolveValue(im.concrete(v), regs, hop+1)
+		}
 		return im.resolveSym(s)
 	}
 	c, ok := v.Const()

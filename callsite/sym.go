@@ -8,6 +8,7 @@ const (
 	symAPI      symKind = iota + 1 // the address of an API: an import or a routine looked up by name
 	symWDFTable                    // the value of WdfFunctions_010XX: the KMDF function table
 	symWDFFunc                     // an entry of the KMDF function table
+	symGlobal                      // the value of a writable global (rva, index = width), resolved when it matters
 )
 
 // symInfo is what a client symbol stands for.
@@ -15,6 +16,7 @@ type symInfo struct {
 	kind  symKind
 	name  string
 	index int
+	rva   uint32
 }
 
 // sym returns the symbol of info, allocating it on first use.
