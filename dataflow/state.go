@@ -1,52 +1,39 @@
 package dataflow
 
-import (
-	"sort"
-
-	"github.com/hvcicheck/hvcicheck/ir"
-)
-
-// slot is a stack slot's value and the width it was written with.
-type slot struct {
-	v Value
-	w uint8
-}
+import "github.com/hvcicheck/hvcicheck/ir"
 
 // State is the abstract machine state at one program point: every register
 // and every stack slot (keyed by its offset from the entry stack pointer).
 type State struct {
 	arch  *ir.Arch
 	env   Env
-	regs  [ir.MaxRegs]Value
-	stack map[int64]slot
+	regs  []Value
+	stack cells
 	// mem holds what the function stored at constant addresses (globals)
 	// since its last call: flow-sensitive, before the client's view.
-	mem map[uint64]slot
+	mem cells
 	// pushed counts the bytes pushed since the last call (-1: unknown).
 	pushed int64
 }
 
 func newEntryState(arch *ir.Arch) *State {
-	st := &State{arch: arch, stack: map[int64]slot{}, mem: map[uint64]slot{}}
+	n := arch.NumRegs
+	if n <= 0 || n > ir.MaxRegs {
+		n = ir.MaxRegs
+	}
+	st := &State{arch: arch, regs: make([]Value, n)}
 	for i, r := range arch.ArgRegs {
-		st.regs[r] = Symbol(Input(i))
+		st.SetReg(r, Symbol(Input(i)))
 	}
 	for _, r := range arch.RegInputs {
-		st.regs[r] = Symbol(InputReg(int(r)))
+		st.SetReg(r, Symbol(InputReg(int(r))))
 	}
-	st.regs[arch.SP] = StackAddr(0)
+	st.SetReg(arch.SP, StackAddr(0))
 	return st
 }
 
 func (s *State) clone() *State {
-	c := &State{arch: s.arch, env: s.env, regs: s.regs, pushed: s.pushed, stack: make(map[int64]slot, len(s.stack)), mem: make(map[uint64]slot, len(s.mem))}
-	for k, v := range s.stack {
-		c.stack[k] = v
-	}
-	for k, v := range s.mem {
-		c.mem[k] = v
-	}
-	return c
+	return &State{arch: s.arch, env: s.env, regs: append([]Value(nil), s.regs...), pushed: s.pushed, stack: s.stack.clone(), mem: s.mem.clone()}
 }
 
 // Reg returns a register's value.
@@ -68,13 +55,13 @@ func (s *State) SetReg(r ir.Reg, v Value) {
 // written in the function that lies in the caller's argument area reads as
 // that argument's Input symbol.
 func (s *State) LoadStack(off int64, w uint8) Value {
-	if sl, ok := s.stack[off]; ok {
+	if sl, ok := s.stack.get(off); ok {
 		if sl.w >= w {
 			return Truncate(sl.v, w)
 		}
 		return Unknown
 	}
-	if s.overlapped(off, w) {
+	if s.stack.overlaps(off, w) {
 		return Unknown
 	}
 	a := s.arch
@@ -86,41 +73,17 @@ func (s *State) LoadStack(off int64, w uint8) Value {
 	return Unknown
 }
 
-// overlapped reports whether some slot other than the one at off overlaps
-// [off, off+w).
-func (s *State) overlapped(off int64, w uint8) bool {
-	for k, sl := range s.stack {
-		if k != off && k < off+int64(w) && off < k+int64(sl.w) {
-			return true
-		}
-	}
-	return false
-}
-
 // StoreStack writes w bytes at entry-SP + off; slots it overlaps are lost.
 func (s *State) StoreStack(off int64, w uint8, v Value) {
-	for k, sl := range s.stack {
-		if k != off && k < off+int64(w) && off < k+int64(sl.w) {
-			delete(s.stack, k)
-		}
-	}
-	if old, ok := s.stack[off]; ok && old.w > w {
+	s.stack.dropOverlaps(off, w)
+	if old, ok := s.stack.get(off); ok && old.w > w {
 		// A narrow write into a wider slot: the slot's other bytes survive but
 		// this engine keeps one value per slot, so the whole slot is lost.
-		delete(s.stack, off)
+		i, _ := s.stack.find(off)
+		s.stack = append(s.stack[:i], s.stack[i+1:]...)
 		return
 	}
-	s.stack[off] = slot{v: Truncate(v, w), w: w}
-}
-
-// ForgetStackBelow drops every slot below entry-SP + off (memory a callee
-// may have overwritten as its own frame).
-func (s *State) ForgetStackBelow(off int64) {
-	for k := range s.stack {
-		if k < off {
-			delete(s.stack, k)
-		}
-	}
+	s.stack.set(off, slot{v: Truncate(v, w), w: w})
 }
 
 // Arg returns the value of argument slot i at a call instruction.
@@ -140,7 +103,7 @@ func (s *State) Arg(i int) Value {
 // pointer (mov dword ptr [rsp+0x28], 0x40 for a ULONG argument) reads as
 // what was written: the callee reads no more of it.
 func (s *State) ArgAt(off int64) Value {
-	if sl, ok := s.stack[off]; ok && sl.w < uint8(s.arch.PtrSize) {
+	if sl, ok := s.stack.get(off); ok && sl.w < uint8(s.arch.PtrSize) {
 		return sl.v
 	}
 	return s.LoadStack(off, uint8(s.arch.PtrSize))
@@ -159,31 +122,8 @@ func (s *State) join(o *State, widen bool) bool {
 			s.regs[i], changed = j, true
 		}
 	}
-	for k, sl := range s.stack {
-		ol, ok := o.stack[k]
-		if !ok || ol.w != sl.w {
-			// Unwritten on the other path: the slot holds what it held at
-			// entry there, which this engine does not know here.
-			if !sl.v.IsUnknown() {
-				s.stack[k] = slot{v: Unknown, w: sl.w}
-				changed = true
-			}
-			continue
-		}
-		j := Join(sl.v, ol.v)
-		if !Equal(j, sl.v) {
-			if widen {
-				j = Unknown
-			}
-			s.stack[k] = slot{v: j, w: sl.w}
-			changed = true
-		}
-	}
-	for k, ol := range o.stack {
-		if _, ok := s.stack[k]; !ok {
-			s.stack[k] = slot{v: Unknown, w: ol.w}
-			changed = true
-		}
+	if joinCells(&s.stack, o.stack, widen, func(int64, uint8) Value { return Unknown }) {
+		changed = true
 	}
 	if s.pushed != o.pushed && s.pushed != -1 {
 		s.pushed, changed = -1, true
@@ -194,25 +134,31 @@ func (s *State) join(o *State, widen bool) bool {
 // joinMem merges the remembered global stores; where one side has none, it
 // holds what the client says the global holds.
 func (s *State) joinMem(o *State, widen bool) bool {
+	return joinCells(&s.mem, o.mem, widen, func(at int64, w uint8) Value { return s.globalView(uint64(at), w) })
+}
+
+// joinCells merges o into *c; a cell present on one side only joins with
+// what absent returns for it (its value where it was not written).
+func joinCells(c *cells, o cells, widen bool, absent func(int64, uint8) Value) bool {
 	changed := false
-	for k, sl := range o.mem {
-		if _, ok := s.mem[k]; !ok {
-			s.mem[k] = slot{v: s.globalView(k, sl.w), w: sl.w}
+	for _, x := range o {
+		if _, ok := c.get(x.at); !ok {
+			c.set(x.at, slot{v: absent(x.at, x.w), w: x.w})
 			changed = true
 		}
 	}
-	for k, sl := range s.mem {
-		ol, ok := o.mem[k]
-		if !ok || ol.w != sl.w {
-			ol = slot{v: s.globalView(k, sl.w), w: sl.w}
+	for i := range *c {
+		x := &(*c)[i]
+		ol, ok := o.get(x.at)
+		if !ok || ol.w != x.w {
+			ol = slot{v: absent(x.at, x.w), w: x.w}
 		}
-		j := Join(sl.v, ol.v)
-		if !Equal(j, sl.v) {
+		j := Join(x.v, ol.v)
+		if !Equal(j, x.v) {
 			if widen {
 				j = Unknown
 			}
-			s.mem[k] = slot{v: j, w: sl.w}
-			changed = true
+			x.v, changed = j, true
 		}
 	}
 	return changed
@@ -232,10 +178,9 @@ func (s *State) globalView(addr uint64, w uint8) Value {
 
 // StackOffsets returns the offsets of the known stack slots, sorted.
 func (s *State) StackOffsets() []int64 {
-	out := make([]int64, 0, len(s.stack))
-	for k := range s.stack {
-		out = append(out, k)
+	out := make([]int64, len(s.stack))
+	for i, x := range s.stack {
+		out[i] = x.at
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }

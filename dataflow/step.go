@@ -30,7 +30,7 @@ func (a *analysis) step(st *State, insns []ir.Insn, k int) {
 			pop = a.inferPop(st, insns, k)
 		}
 		st.pushed = 0
-		clear(st.mem) // the callee may write any global
+		st.mem = st.mem[:0] // the callee may write any global
 		for _, r := range a.arch.CallerSaved {
 			st.SetReg(r, Unknown)
 		}
@@ -194,26 +194,20 @@ func (s *State) Load(m ir.Mem, w uint8) Value {
 // loadMem reads w bytes at the constant address addr: what this path stored
 // there, else the client's view of the global.
 func (s *State) loadMem(addr uint64, w uint8) Value {
-	if sl, ok := s.mem[addr]; ok {
+	if sl, ok := s.mem.get(int64(addr)); ok {
 		if sl.w >= w {
 			return Truncate(sl.v, w)
 		}
 		return Unknown
 	}
-	for k, sl := range s.mem {
-		if k < addr+uint64(w) && addr < k+uint64(sl.w) {
-			return Unknown
-		}
+	if s.mem.overlaps(int64(addr), w) {
+		return Unknown
 	}
 	return s.globalView(addr, w)
 }
 
 // storeMem remembers a store of w bytes at the constant address addr.
 func (s *State) storeMem(addr uint64, w uint8, v Value) {
-	for k, sl := range s.mem {
-		if k != addr && k < addr+uint64(w) && addr < k+uint64(sl.w) {
-			delete(s.mem, k)
-		}
-	}
-	s.mem[addr] = slot{v: Truncate(v, w), w: w}
+	s.mem.dropOverlaps(int64(addr), w)
+	s.mem.set(int64(addr), slot{v: Truncate(v, w), w: w})
 }

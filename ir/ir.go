@@ -142,6 +142,9 @@ type Arch struct {
 	Name string
 	// PtrSize is 4 or 8.
 	PtrSize int
+	// NumRegs is how many registers the front end numbers (below MaxRegs;
+	// 0 means MaxRegs).
+	NumRegs int
 	// SP is the stack pointer.
 	SP Reg
 	// Ret is the register holding a call's result.
