@@ -165,7 +165,7 @@ func (w *walker) withThunkCallers(sites []uint32) []uint32 {
 	im := w.im
 	out := im.functionsAt(sites)
 	for _, s := range sites {
-		for _, start := range []uint32{s - 2, s - 3} {
+		for _, start := range im.thunkStarts(s) {
 			callers := im.callersOf(start)
 			if len(callers) == 0 || !im.starts[start] {
 				continue

@@ -76,14 +76,17 @@ func (im *image) indexARM64(c codeSection) {
 }
 
 // isTailB reports whether b from site to t may be a tail call: t is a
-// .pdata start or a call target, or lies outside the .pdata function
-// holding the site.
+// .pdata start or a call target, lies outside the .pdata function holding
+// the site, or (a leaf without .pdata) follows the end of other code.
 func (im *image) isTailB(site, t uint32) bool {
 	if im.pdataStart[t] || len(im.calls[t]) > 0 {
 		return true
 	}
-	fn, ok := im.pdataFunc(site)
-	return ok && (t < fn.Start || t >= fn.End)
+	if fn, ok := im.pdataFunc(site); ok && (t < fn.Start || t >= fn.End) {
+		return true
+	}
+	_, inPdata := im.pdataFunc(t)
+	return !inPdata && im.followsEndARM64(t)
 }
 
 // pdataFunc returns the .pdata function holding rva.
@@ -184,7 +187,7 @@ func armEndsPair(u, reg uint32) bool {
 // most register forms; opc 1x loads too), as a pair's second register, or
 // as a base updated by writeback.
 func armLoadWrites(u, reg uint32) bool {
-	load := u&(1<<22) != 0 || (u&0x3b000000 == 0x38000000 && u&(1<<23) != 0) || u&0x3b000000 == 0x18000000
+	load := u&(1<<22) != 0 || (u&0x38000000 == 0x38000000 && u&(1<<23) != 0) || u&0x3b000000 == 0x18000000
 	pair := u&0x38000000 == 0x28000000
 	switch {
 	case load && u&31 == reg, load && pair && u>>10&31 == reg:
@@ -313,7 +316,9 @@ func (im *image) mayStoreARM64(fn dataflow.Func, rva uint32, w uint8) bool {
 }
 
 // armTouches applies one lifted instruction to the register addresses and
-// reports whether it stores into [rva, rva+w) or computes an address there.
+// reports whether it stores into [rva, rva+w) or computes an address there
+// (adr, or an add/sub of a register holding an address; an adrp alone is
+// the page, which the loads of a global at offset 0 use as it is).
 func armTouches(in *ir.Insn, addr *[ir.MaxRegs]int64, rva uint32, w uint8) bool {
 	inside := func(a int64, width uint8) bool {
 		return a >= 0 && a < int64(rva)+int64(w) && int64(rva) < a+int64(max(width, 1))
@@ -344,16 +349,17 @@ func armTouches(in *ir.Insn, addr *[ir.MaxRegs]int64, rva uint32, w uint8) bool 
 		if int(in.Dst) >= len(addr) {
 			return false
 		}
-		a := armAssignAddr(in, addr)
+		a, computed := armAssignAddr(in, addr)
 		addr[in.Dst] = a
-		return inside(a, 1)
+		return computed && inside(a, 1)
 	}
 	return false
 }
 
 // armAssignAddr returns the RVA an Assign leaves in its destination when
-// it computes a constant address, else -1.
-func armAssignAddr(in *ir.Insn, addr *[ir.MaxRegs]int64) int64 {
+// it is a constant address (else -1), and whether the instruction computes
+// it (adr, add, sub) rather than loading a page or copying a register.
+func armAssignAddr(in *ir.Insn, addr *[ir.MaxRegs]int64) (int64, bool) {
 	reg := func(o ir.Operand) int64 {
 		if o.Kind == ir.KReg && int(o.Reg) < len(addr) {
 			return addr[o.Reg]
@@ -362,16 +368,84 @@ func armAssignAddr(in *ir.Insn, addr *[ir.MaxRegs]int64) int64 {
 	}
 	switch {
 	case in.Width != 8 || in.Op == ir.OpUnknown:
-		return -1
+		return -1, false
 	case in.Op == ir.OpMov && in.A.Kind == ir.KAddr && in.A.Mem.Global:
-		return in.A.Mem.Disp
+		return in.A.Mem.Disp, in.A.Mem.Disp%0x1000 != 0 // an adrp gives a page
 	case in.Op == ir.OpMov:
-		return reg(in.A)
+		return reg(in.A), false
 	case (in.Op == ir.OpAdd || in.Op == ir.OpSub) && in.B.Kind == ir.KImm && reg(in.A) >= 0:
 		if in.Op == ir.OpSub {
-			return reg(in.A) - in.B.Imm
+			return reg(in.A) - in.B.Imm, true
 		}
-		return reg(in.A) + in.B.Imm
+		return reg(in.A) + in.B.Imm, true
 	}
-	return -1
+	return -1, false
+}
+
+// armCFGDecoder wraps the ARM64 front end of one image to model the
+// Control Flow Guard check call. Guarded code calls __guard_check_icall_fptr
+// with the target in x15 (`mov x15, xT; blr xC`), then calls the target
+// (`blr xT`). The check routine has a calling convention of its own: it
+// preserves x0..x8 (the arguments of the guarded call; LLVM's
+// CSR_Win_AArch64_CFGuard_Check) and writes no memory, so code may keep
+// the target and the arguments in those registers across it (clang -O0
+// does). The check is lifted as a Clobber of x9..x18 and x30 instead of a
+// call, which would make the arguments unknown.
+type armCFGDecoder struct {
+	ir.Decoder
+	im *image
+}
+
+// cfgCheckClobbers are the registers the check routine (and blr) may change.
+var cfgCheckClobbers = []ir.Reg{9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 30}
+
+// armDecoder returns dec, wrapped for ARM64 images (see armCFGDecoder).
+func (im *image) armDecoder(dec ir.Decoder) ir.Decoder {
+	if !im.isARM64() {
+		return dec
+	}
+	return armCFGDecoder{Decoder: dec, im: im}
+}
+
+// Lift implements ir.Decoder.
+func (d armCFGDecoder) Lift(code []byte, rva uint32, out []ir.Insn) ([]ir.Insn, int, error) {
+	if d.im.isCFGCheck(code, rva) {
+		regs := cfgCheckClobbers[:len(cfgCheckClobbers):len(cfgCheckClobbers)]
+		return append(out, ir.Insn{Kind: ir.Clobber, Addr: rva, Len: 4, Regs: regs}), 4, nil
+	}
+	return d.Decoder.Lift(code, rva, out)
+}
+
+// armCFGWindow bounds how many words after the check the guarded call
+// (blr or br through the target register) is looked for.
+const armCFGWindow = 8
+
+// isCFGCheck reports whether the word at rva (code) is a CFG check call:
+// `blr xC` right after `mov x15, xT` (T and C other registers than x15 and
+// each other), with `blr xT` or `br xT` among the next words, before a
+// return or another write of xT.
+func (im *image) isCFGCheck(code []byte, rva uint32) bool {
+	if len(code) < 4 || rva < 4 {
+		return false
+	}
+	w := armWord(code, 0)
+	prev := im.Code(rva - 4)
+	if w&0xfffffc1f != 0xd63f0000 || len(prev) < 8 {
+		return false
+	}
+	p := armWord(prev, 0)
+	t, c := p>>16&31, w>>5&31
+	if p&0xffe0ffff != 0xaa0003ef || t == 15 || t == 31 || c == 15 || c == t {
+		return false
+	}
+	for j := 1; j <= armCFGWindow && 4*j+4 <= len(code); j++ {
+		u := armWord(code, j)
+		switch {
+		case u == 0xd63f0000|t<<5, u == 0xd61f0000|t<<5:
+			return true
+		case armEndsPair(u, t):
+			return false
+		}
+	}
+	return false
 }

@@ -109,6 +109,9 @@ func isOptInOrPointer(im *image, v dataflow.Value) bool {
 // mayStore reports, from a linear decode of fn without data flow, whether it
 // may write the global at rva: a store to it, or its address taken.
 func (im *image) mayStore(fn dataflow.Func, rva uint32, w uint8) bool {
+	if im.isARM64() {
+		return im.mayStoreARM64(fn, rva, w)
+	}
 	end := fn.End
 	if end == 0 || end-fn.Start > 1<<16 {
 		end = fn.Start + 1<<16

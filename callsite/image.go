@@ -62,6 +62,7 @@ func newImage(f *peimage.File, dec ir.Decoder, opts Options) (*image, error) {
 		symIndex: map[symInfo]dataflow.Sym{}, funcMemo: map[uint32]*funcInfo{},
 		globalMemo: map[globalKey]*globalState{}, budget: opts.MaxFunctions,
 	}
+	im.dec = im.armDecoder(dec)
 	for i := range f.Sections {
 		s := &f.Sections[i]
 		if !s.Executable() {

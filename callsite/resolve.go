@@ -61,6 +61,9 @@ func (im *image) resolveSym(s dataflow.Sym) callee {
 // (`jmp [slot]`), a jump stub (`jmp rel32`) or a CFG dispatch stub
 // (`jmp rax`) is followed; anything else is a function of the image.
 func (im *image) resolveCode(rva uint32, regs *[ir.MaxRegs]dataflow.Value, hop int) callee {
+	if c, ok := im.resolveStubARM64(rva, regs, hop); ok {
+		return c
+	}
 	code := im.Code(rva)
 	if code == nil {
 		return callee{}

@@ -90,6 +90,9 @@ func (im *image) plausibleStart(t uint32, sites []uint32) bool {
 // followsEnd reports whether t begins a frame prologue, or follows
 // padding, a return or the start of its section.
 func (im *image) followsEnd(t uint32) bool {
+	if im.isARM64() {
+		return im.followsEndARM64(t)
+	}
 	code := im.Code(t)
 	if len(code) >= 3 && (string(code[:3]) == "\x55\x8b\xec" || string(code[:3]) == "\x55\x89\xe5" || string(code[:3]) == "\x8b\xff\x55") {
 		return true
@@ -110,6 +113,9 @@ func (im *image) followsEnd(t uint32) bool {
 
 // hasCall reports whether one of sites is an E8 call (not only E9 jumps).
 func hasCall(im *image, sites []uint32) bool {
+	if im.isARM64() {
+		return hasCallARM64(im, sites)
+	}
 	for _, s := range sites {
 		if b := im.Code(s); len(b) > 0 && b[0] == 0xE8 {
 			return true
@@ -119,6 +125,10 @@ func hasCall(im *image, sites []uint32) bool {
 }
 
 func (im *image) indexSection(c codeSection) {
+	if im.isARM64() {
+		im.indexARM64(c)
+		return
+	}
 	data := c.data
 	x86 := im.arch.PtrSize == 4
 	for i := 0; i+4 <= len(data); i++ {
@@ -164,7 +174,7 @@ func (im *image) isData(rva uint32) bool {
 // x64 a disp32 followed by an immediate of 0, 1, 2 or 4 bytes.
 func (im *image) referrers(rva uint32) []uint32 {
 	im.buildIndex()
-	if im.arch.PtrSize == 4 {
+	if im.arch.PtrSize == 4 || im.isARM64() {
 		return im.refs[rva]
 	}
 	var out []uint32

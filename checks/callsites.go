@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/hvcicheck/hvcicheck/arch/arm64"
 	"github.com/hvcicheck/hvcicheck/arch/x86"
 	"github.com/hvcicheck/hvcicheck/callsite"
 	"github.com/hvcicheck/hvcicheck/debuginfo"
@@ -37,6 +38,8 @@ func decoderFor(f *peimage.File) (ir.Decoder, error) {
 		return x86.New(64, base, size), nil
 	case peimage.MachineI386:
 		return x86.New(32, base, size), nil
+	case peimage.MachineARM64:
+		return arm64.New(base, size), nil
 	}
 	return nil, fmt.Errorf("call-site analysis does not support machine %s yet: %w", peimage.MachineName(f.Machine), errors.ErrUnsupported)
 }

@@ -1,7 +1,9 @@
-// Package report writes scan results for people (Text) and for programs
-// (JSON, JSONL). Each writer is a Handler: the scanner's results are passed
-// to File one by one as files finish, then the totals to Finish. The design
-// follows golang.org/x/vuln's scan handlers.
+// Package report writes scan results for people (Text, HTML) and for
+// programs (JSON, JSONL, SARIF), filters them against a baseline
+// (BaselineFilter) and draws a progress line (ProgressLine). Each writer is
+// a Handler: the scanner's results are passed to File one by one as files
+// finish, then the totals to Finish. The design follows golang.org/x/vuln's
+// scan handlers.
 package report
 
 import (
@@ -39,6 +41,11 @@ func UseColor(w io.Writer, getenv func(string) string) bool {
 	if getenv("NO_COLOR") != "" || getenv("TERM") == "dumb" {
 		return false
 	}
+	return isTerminal(w)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(interface{ Fd() uintptr })
 	return ok && term.IsTerminal(int(f.Fd()))
 }
@@ -86,4 +93,29 @@ func isPlain(s string) bool {
 		}
 	}
 	return true
+}
+
+// Tee returns a Handler passing every result and the totals to each of hs
+// in turn; the first error is returned.
+func Tee(hs ...Handler) Handler { return tee(hs) }
+
+type tee []Handler
+
+func (t tee) File(r scan.FileResult) error {
+	for _, h := range t {
+		if err := h.File(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t tee) Finish(s scan.Summary) error {
+	var first error
+	for _, h := range t {
+		if err := h.Finish(s); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

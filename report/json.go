@@ -16,9 +16,10 @@ import (
 //
 // with files sorted by path, so that the same scan gives the same bytes.
 type JSON struct {
-	w     io.Writer
-	tool  Tool
-	files []scan.FileResult
+	w        io.Writer
+	tool     Tool
+	files    []scan.FileResult
+	baseline *BaselineStats
 }
 
 // NewJSON returns a JSON handler writing to w.
@@ -32,11 +33,15 @@ func (h *JSON) File(r scan.FileResult) error {
 	return nil
 }
 
+// SetBaseline adds what a baseline did to the document ("baseline").
+func (h *JSON) SetBaseline(s BaselineStats) { h.baseline = &s }
+
 // document is the JSON output.
 type document struct {
-	Tool    Tool              `json:"tool"`
-	Files   []scan.FileResult `json:"files"`
-	Summary scan.Summary      `json:"summary"`
+	Tool     Tool              `json:"tool"`
+	Files    []scan.FileResult `json:"files"`
+	Summary  scan.Summary      `json:"summary"`
+	Baseline *BaselineStats    `json:"baseline,omitempty"`
 }
 
 // Finish writes the document.
@@ -45,7 +50,7 @@ func (h *JSON) Finish(s scan.Summary) error {
 	enc := json.NewEncoder(h.w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(document{Tool: h.tool, Files: h.files, Summary: s}); err != nil {
+	if err := enc.Encode(document{Tool: h.tool, Files: h.files, Summary: s, Baseline: h.baseline}); err != nil {
 		return fmt.Errorf("write JSON report: %w", err)
 	}
 	return flush(h.w)

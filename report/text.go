@@ -25,9 +25,10 @@ type TextOptions struct {
 // saying how many kernel-mode drivers were scanned and which are
 // incompatible with memory integrity. Nothing is written before Finish.
 type Text struct {
-	w     io.Writer
-	opts  TextOptions
-	files []scan.FileResult
+	w        io.Writer
+	opts     TextOptions
+	files    []scan.FileResult
+	baseline *BaselineStats
 }
 
 // NewText returns a text handler writing to w.
@@ -42,6 +43,9 @@ func (t *Text) File(r scan.FileResult) error {
 	return nil
 }
 
+// SetBaseline makes the summary say what a baseline did.
+func (t *Text) SetBaseline(s BaselineStats) { t.baseline = &s }
+
 // Finish writes the listed files and the summary.
 func (t *Text) Finish(s scan.Summary) error {
 	sortByPath(t.files)
@@ -52,6 +56,9 @@ func (t *Text) Finish(s scan.Summary) error {
 		p.line("")
 	}
 	p.summary(s)
+	if t.baseline != nil {
+		p.baselineLine(*t.baseline)
+	}
 	if p.err != nil {
 		return fmt.Errorf("write text report: %w", p.err)
 	}
@@ -103,6 +110,9 @@ func (p *printer) file(r scan.FileResult, verbose bool) {
 	p.line("%s", p.header(r))
 	if verbose && r.SHA256 != "" {
 		p.line("  sha256 %s, %d bytes", r.SHA256, r.Size)
+	}
+	if verbose {
+		p.whoMadeIt(r)
 	}
 	if r.Error != "" {
 		p.line("  %s %s", p.paint(red, "error:"), clean(r.Error))
@@ -265,4 +275,51 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+// whoMadeIt writes the version resource's strings and the Authenticode
+// hashes (text -v).
+func (p *printer) whoMadeIt(r scan.FileResult) {
+	if a := r.Authenticode; a != nil {
+		switch {
+		case a.Error != "":
+			p.line("  authenticode: %s", clean(a.Error))
+		default:
+			signed := "no certificate table"
+			if a.Signed {
+				signed = "has a certificate table (signature not verified)"
+			}
+			p.line("  authenticode sha1 %s, sha256 %s; %s", a.SHA1, a.SHA256, signed)
+		}
+	}
+	v := r.Version
+	if v == nil {
+		return
+	}
+	var parts []string
+	for _, kv := range [][2]string{
+		{"company", v.CompanyName}, {"product", v.ProductName}, {"description", v.FileDescription},
+		{"version", v.FileVersion}, {"original name", v.OriginalFilename},
+	} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+" "+strconv.Quote(kv[1]))
+		}
+	}
+	if len(parts) > 0 {
+		p.line("  version info: %s", strings.Join(parts, ", "))
+	}
+	if v.Error != "" {
+		p.line("  version info: %s", clean(v.Error))
+	}
+}
+
+// baselineLine says how many findings a baseline suppressed and how many
+// of its findings are gone.
+func (p *printer) baselineLine(b BaselineStats) {
+	p.line("Baseline %s: %s, %s suppressed (already in the baseline), %s gone since.",
+		clean(b.File), plural(b.New, "new finding", "new findings"), plural(b.Suppressed, "finding", "findings"),
+		plural(b.Gone, "baseline finding", "baseline findings"))
+	if b.FilesNotScanned > 0 {
+		p.line("%s of the baseline with findings not scanned this time.", plural(b.FilesNotScanned, "file", "files"))
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,9 +58,13 @@ func (s *Scanner) Analyze(ctx context.Context, name string, r io.ReaderAt, size 
 // Error. explicit is set for files named by the caller (a non-PE file is an
 // error) and clear for files met in a walk (a non-PE file is skipped).
 func (s *Scanner) analyze(ctx context.Context, name string, r io.ReaderAt, size int64, explicit bool) outcome {
+	start := time.Now()
 	done := make(chan outcome, 1)
 	snap := newSnapshot(FileResult{Path: name, Size: size, Findings: []checks.Finding{}})
 	go func() {
+		if fr, ok := r.(*fileReader); ok {
+			defer fr.release() // once the analysis is over, even if abandoned
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				res := snap.get()
@@ -70,18 +75,28 @@ func (s *Scanner) analyze(ctx context.Context, name string, r io.ReaderAt, size 
 		done <- s.analyzeSync(name, r, size, explicit, snap)
 	}()
 	var timeout <-chan time.Time
-	if d := s.perFileTimeout(); d > 0 {
+	d := s.perFileTimeout()
+	if d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		timeout = t.C
 	}
-	select {
-	case o := <-done:
-		return o
-	case <-timeout:
+	timedOut := func() outcome {
 		res := snap.get()
 		res.Error = ErrTextTimeout
+		res.LimitReached = true
 		return outcome{res: res}
+	}
+	select {
+	case o := <-done:
+		if d > 0 && time.Since(start) > d && o.skip == notSkipped {
+			// Finished, but later than the limit: the same result whichever
+			// of the two the select saw first.
+			return timedOut()
+		}
+		return o
+	case <-timeout:
+		return timedOut()
 	case <-ctx.Done():
 		return outcome{res: snap.get(), skip: dropped}
 	}
@@ -113,8 +128,8 @@ func (s *Scanner) analyzeSync(name string, r io.ReaderAt, size int64, explicit b
 		res.Machine = peimage.MachineName(f.Machine)
 		snap.set(res)
 	}
-	if size <= s.maxFileSize() {
-		if herr := hashInto(&res, r, size); herr != nil {
+	if s.hashing() && size <= s.maxFileSize() {
+		if herr := hashInto(&res, r, size, f); herr != nil {
 			res.Error = herr.Error()
 			return outcome{res: res}
 		}
@@ -127,6 +142,7 @@ func (s *Scanner) analyzeSync(name string, r io.ReaderAt, size int64, explicit b
 	}
 	facts := checks.NewFacts(f)
 	res.Kind = string(f.Classify(facts.ImportedDLLNames(), filepath.Base(name)))
+	res.Version = versionInfo(f)
 	snap.set(res)
 	s.runChecks(&res, facts)
 	return outcome{res: res}
@@ -157,14 +173,42 @@ func describeParseError(err error) string {
 	return fmt.Sprintf("damaged PE image: %v", err)
 }
 
-// hashInto streams the file through SHA-256 and sets res.SHA256.
-func hashInto(res *FileResult, r io.ReaderAt, size int64) error {
+// hashInto streams the file through SHA-256 and sets res.SHA256; for a PE
+// image (f not nil) the same pass computes its Authenticode hashes.
+func hashInto(res *FileResult, r io.ReaderAt, size int64, f *peimage.File) error {
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+	var w io.Writer = h
+	var ah *peimage.AuthenticodeHasher
+	if f != nil {
+		var err error
+		if ah, err = f.NewAuthenticodeHasher(); err != nil {
+			res.Authenticode = &peimage.AuthenticodeHashes{Error: "authenticode: " + err.Error()}
+		} else {
+			w = io.MultiWriter(h, ah)
+		}
+	}
+	if err := hashFile(w, r, size); err != nil {
 		return fmt.Errorf("read: %w", err)
 	}
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if ah != nil {
+		sum := ah.Sum()
+		res.Authenticode = &sum
+	}
 	return nil
+}
+
+// versionInfo reads f's version resource: nil where it has none, the
+// error in VersionInfo.Error where it is damaged (not the file's error).
+func versionInfo(f *peimage.File) *peimage.VersionInfo {
+	v, err := f.VersionInfo()
+	switch {
+	case errors.Is(err, peimage.ErrNoVersionInfo):
+		return nil
+	case err != nil && v == nil:
+		return &peimage.VersionInfo{Error: err.Error()}
+	}
+	return v
 }
 
 // runChecks applies the analyzers. A rule's error makes the result's Error
@@ -182,6 +226,14 @@ func (s *Scanner) runChecks(res *FileResult, facts *checks.Facts) {
 	notes, limited := facts.AnalysisNotes()
 	res.Anomalies = append(res.Anomalies, notes...)
 	res.LimitReached = res.LimitReached || limited
+	if _, err := facts.Imports(); isLimit(err) {
+		// The imports were cut short: a call-site rule may have missed a
+		// checked import. (Other import errors are the rules' business.)
+		res.LimitReached = true
+		if !slices.ContainsFunc(res.Anomalies, func(a string) bool { return strings.Contains(a, err.Error()) }) {
+			res.Anomalies = append(res.Anomalies, "imports: "+err.Error())
+		}
+	}
 	var errs []error
 	for _, err := range all {
 		switch {

@@ -26,6 +26,13 @@ type FileResult struct {
 	// Kind is the image's peimage.Kind, or "" where the image was not
 	// classified (not a PE image, damaged headers, over a limit).
 	Kind string `json:"kind"`
+	// Version is what the image's version resource says about who made it,
+	// where it has one (its Error set where the resource is damaged).
+	Version *peimage.VersionInfo `json:"version_info,omitempty"`
+	// Authenticode holds the image's Authenticode SHA-1 and SHA-256, where
+	// it is a PE image that was read (its Error set where they could not be
+	// computed).
+	Authenticode *peimage.AuthenticodeHashes `json:"authenticode,omitempty"`
 	// Findings are the rules' findings, in rule order then location order.
 	// Never nil, so that JSON always has an array.
 	Findings []checks.Finding `json:"findings"`

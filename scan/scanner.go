@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hvcicheck/hvcicheck/checks"
@@ -39,7 +40,26 @@ type Scanner struct {
 	// symbolic links met in a walk are skipped and counted. A path given to
 	// Scan is always followed.
 	FollowSymlinks bool
+	// NoHash leaves out the hashes of the whole file (FileResult.SHA256 is
+	// then "", and Authenticode nil): a file is then read only where the
+	// rules look, its headers for the image rules.
+	NoHash bool
+	// Progress, where set, is updated as the scan goes, for a progress
+	// display (the scanner only writes it).
+	Progress *Progress
 }
+
+// Progress counts a scan's files as it runs; read it from any goroutine.
+type Progress struct {
+	// Queued counts the files the walk has handed to the workers; Done
+	// those the workers have finished (reported or skipped as non-PE).
+	Queued, Done atomic.Int64
+	// WalkDone is set when the walk has queued every file: Queued is then
+	// the total.
+	WalkDone atomic.Bool
+}
+
+func (s *Scanner) hashing() bool { return !s.NoHash }
 
 // job is one file for a worker.
 type job struct {
@@ -65,14 +85,20 @@ func (s *Scanner) Scan(ctx context.Context, roots []string, emit func(FileResult
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(jobs)
-		w := &walker{follow: s.FollowSymlinks, jobs: jobs, out: out, seen: map[string]bool{}}
+		w := &walker{follow: s.FollowSymlinks, jobs: jobs, out: out, seen: map[string]bool{}, progress: s.Progress}
 		w.walkRoots(ctx, roots)
+		if s.Progress != nil {
+			s.Progress.WalkDone.Store(true)
+		}
 	})
 	for range s.workers() {
 		wg.Go(func() {
 			for j := range jobs {
 				if ctx.Err() == nil {
 					send(ctx, out, s.scanFile(ctx, j))
+					if s.Progress != nil {
+						s.Progress.Done.Add(1)
+					}
 				}
 			}
 		})
@@ -139,7 +165,9 @@ func (s *Scanner) scanFile(ctx context.Context, j job) outcome {
 		}
 		return outcome{res: FileResult{Path: j.path, Findings: []checks.Finding{}, Error: fmt.Sprintf("not a regular file (%v)", fi.Mode().Type())}}
 	}
-	return s.analyze(ctx, j.path, f, fi.Size(), j.explicit)
+	size := fi.Size()
+	r := newFileReader(f, size, s.hashing() && size <= s.maxFileSize())
+	return s.analyze(ctx, j.path, r, size, j.explicit)
 }
 
 // errorOutcome is the result of a path that could not be read.

@@ -22,6 +22,8 @@ type walker struct {
 	// one of them, into one or to an ancestor of one is not followed (no
 	// loops, no file scanned twice through a link).
 	walked []string
+	// progress, where set, counts the files queued.
+	progress *Progress
 }
 
 func (w *walker) walkRoots(ctx context.Context, roots []string) {
@@ -135,6 +137,9 @@ func (w *walker) queue(ctx context.Context, path string, explicit bool) {
 		return
 	}
 	w.seen[path] = true
+	if w.progress != nil {
+		w.progress.Queued.Add(1)
+	}
 	select {
 	case w.jobs <- job{path: path, explicit: explicit}:
 	case <-ctx.Done():

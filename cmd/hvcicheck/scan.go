@@ -27,12 +27,15 @@ type scanFlags struct {
 	timeout     time.Duration
 	follow      bool
 	verbose     bool
+	lim         limitFlags
+	baseline    string
+	writeBase   string
 }
 
 func (c *cli) scanFlagSet(f *scanFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	fs.StringVar(&f.format, "format", "text", "output `format`: text, json or jsonl")
+	fs.StringVar(&f.format, "format", "text", "output `format`: text, json, jsonl, sarif or html")
 	fs.StringVar(&f.output, "o", "", "write the report to `FILE` instead of standard output")
 	fs.StringVar(&f.rules, "rules", "", "comma-separated `list` of rule codes or names to apply (default all; see hvcicheck rules)")
 	fs.IntVar(&f.workers, "workers", 0, "files analysed at once (default the number of CPUs)")
@@ -40,6 +43,9 @@ func (c *cli) scanFlagSet(f *scanFlags) *flag.FlagSet {
 	fs.DurationVar(&f.timeout, "timeout", scan.DefaultPerFileTimeout, "time limit per file; 0 for none")
 	fs.BoolVar(&f.follow, "follow-symlinks", false, "follow symbolic links met in folders (each folder is walked once)")
 	fs.BoolVar(&f.verbose, "v", false, "text format: list every file, not only those with findings or errors")
+	addLimitFlags(fs, &f.lim)
+	fs.StringVar(&f.baseline, "baseline", "", "report only findings not in `FILE`, an earlier JSON or SARIF report")
+	fs.StringVar(&f.writeBase, "write-baseline", "", "also write the scan's findings to `FILE` (JSON), for a later --baseline")
 	fs.Usage = func() {
 		fmt.Fprint(c.stderr, "Usage: hvcicheck scan [flags] [PATH...]\n\nChecks the PE images among PATHs (files, and folders recursively).\n")
 		if c.goos == "windows" {
@@ -71,8 +77,10 @@ func (c *cli) scan(ctx context.Context, args []string) int {
 			return c.usageError("scan: %v", err)
 		}
 	}
-	if f.format != "text" && f.format != "json" && f.format != "jsonl" {
-		return c.usageError("scan: unknown --format %q (want text, json or jsonl)", f.format)
+	switch f.format {
+	case "text", "json", "jsonl", "sarif", "html":
+	default:
+		return c.usageError("scan: unknown --format %q (want text, json, jsonl, sarif or html)", f.format)
 	}
 	return c.runScan(ctx, s, f, paths)
 }
@@ -100,17 +108,47 @@ func (c *cli) scanner(f scanFlags) (*scan.Scanner, error) {
 		}
 		s.Limits = peimage.Limits{MaxFileSize: n}
 	}
+	f.lim.apply(s)
 	return s, nil
 }
 
 // runScan scans paths and writes the report; it returns the exit code.
 func (c *cli) runScan(ctx context.Context, s *scan.Scanner, f scanFlags, paths []string) int {
+	var base *report.Baseline
+	if f.baseline != "" {
+		var err error
+		if base, err = readBaseline(f.baseline); err != nil {
+			fmt.Fprintf(c.stderr, "hvcicheck: %v\n", err)
+			return exitError
+		}
+	}
 	out, closeOut, err := c.openOutput(f.output)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "hvcicheck: %v\n", err)
 		return exitError
 	}
 	h := c.handler(f, out)
+	var filter *report.BaselineFilter
+	if base != nil {
+		filter = report.NewBaselineFilter(h, base)
+		h = filter
+	}
+	closeBase := func() error { return nil }
+	if f.writeBase != "" {
+		bw, closeFn, err := c.openOutput(f.writeBase)
+		if err != nil {
+			closeOut()
+			fmt.Fprintf(c.stderr, "hvcicheck: write baseline: %v\n", err)
+			return exitError
+		}
+		closeBase = closeFn
+		h = report.Tee(h, report.NewJSON(bw, report.Tool{Name: "hvcicheck", Version: toolVersion()}))
+	}
+	var progress *report.ProgressLine
+	if report.ShowProgress(c.stderr, c.getenv) && !(f.format == "jsonl" && report.ShowProgress(out, c.getenv)) {
+		s.Progress = &scan.Progress{}
+		progress = report.StartProgress(c.stderr, s.Progress, report.ProgressDelay, paths...)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var werr error
@@ -120,13 +158,33 @@ func (c *cli) runScan(ctx context.Context, s *scan.Scanner, f scanFlags, paths [
 			cancel() // nowhere to write: stop scanning
 		}
 	})
+	if progress != nil {
+		progress.Stop() // before the report, which may go to the same terminal
+	}
 	if werr == nil && err == nil {
 		werr = h.Finish(sum)
 	}
-	if e := closeOut(); e != nil && werr == nil {
-		werr = e
+	for _, closeFn := range []func() error{closeOut, closeBase} {
+		if e := closeFn(); e != nil && werr == nil {
+			werr = e
+		}
+	}
+	if filter != nil && werr == nil && err == nil {
+		st := filter.Stats()
+		fmt.Fprintf(c.stderr, "hvcicheck: baseline %s: %d new, %d suppressed, %d gone\n", st.File, st.New, st.Suppressed, st.Gone)
+		sum = filter.Summary()
 	}
 	return c.exitCode(sum, err, werr, f)
+}
+
+// readBaseline reads --baseline FILE.
+func readBaseline(name string) (*report.Baseline, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	defer fh.Close()
+	return report.ReadBaseline(fh, name)
 }
 
 // exitCode reports the scan's end on stderr where needed and returns the
@@ -181,6 +239,11 @@ func (c *cli) handler(f scanFlags, out io.Writer) report.Handler {
 		return report.NewJSON(out, report.Tool{Name: "hvcicheck", Version: toolVersion()})
 	case "jsonl":
 		return report.NewJSONL(out)
+	case "sarif":
+		wd, _ := os.Getwd()
+		return report.NewSARIF(out, report.Tool{Name: "hvcicheck", Version: toolVersion()}, report.SARIFOptions{BaseDir: wd, ReadFiles: true})
+	case "html":
+		return report.NewHTML(out, report.Tool{Name: "hvcicheck", Version: toolVersion()}, report.HTMLOptions{ReadFiles: true})
 	}
 	return report.NewText(out, report.TextOptions{Color: report.UseColor(out, c.getenv), Verbose: f.verbose})
 }

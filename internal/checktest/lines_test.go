@@ -392,6 +392,10 @@ func TestLineTableInlined(t *testing.T) {
 // an imported function (found by decoding the code) maps to a source line
 // that names that function (the call's own line, a wrapper's body, or an
 // inline helper in include/). This is what call-site expectations rely on.
+// callsOnlyThroughPointers lists the cases whose images call the checked
+// imports only through function pointers (no call [slot] to find here).
+var callsOnlyThroughPointers = map[string]bool{"callsite_cfg": true}
+
 func TestImportCallsMapToTheirLine(t *testing.T) {
 	images, err := Images(testdata)
 	if err != nil {
@@ -421,7 +425,7 @@ func TestImportCallsMapToTheirLine(t *testing.T) {
 		t.Run(im.Name(), func(t *testing.T) {
 			f, lt := openImage(t, im.Path), readTable(t, im.Path)
 			calls := importCalls(t, f, lt)
-			if len(calls) == 0 {
+			if len(calls) == 0 && !callsOnlyThroughPointers[im.Case] {
 				t.Fatal("no import call found")
 			}
 			total += len(calls)
@@ -430,6 +434,9 @@ func TestImportCallsMapToTheirLine(t *testing.T) {
 				if len(pos) == 0 {
 					t.Errorf("call of %s at RVA 0x%x maps to no line", c.name, c.rva)
 					continue
+				}
+				if pos[0].Line == 0 {
+					continue // code an optimiser merged from several lines (DWARF line 0)
 				}
 				if !strings.Contains(text(pos[0]), c.name) {
 					t.Errorf("call of %s at RVA 0x%x maps to %v: %q", c.name, c.rva, pos, strings.TrimSpace(text(pos[0])))

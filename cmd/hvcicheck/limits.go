@@ -1,0 +1,97 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/hvcicheck/hvcicheck/peimage"
+	"github.com/hvcicheck/hvcicheck/scan"
+)
+
+// limitFlags are the flags of `hvcicheck scan` that bound the work spent on
+// one file, beyond --max-file-size and --timeout (docs/limits.md).
+type limitFlags struct {
+	noHash bool
+	limits limitList
+}
+
+func addLimitFlags(fs *flag.FlagSet, lf *limitFlags) {
+	fs.BoolVar(&lf.noHash, "no-hash", false, "do not hash the files (sha256 is then \"\"): a file is read only where the rules look, its headers for the image rules")
+	fs.Var(&lf.limits, "limit", "bound the work per image: comma-separated `NAME=N` with NAME "+strings.Join(limitNames(), ", ")+" (see docs/limits.md); may be repeated")
+}
+
+// apply sets the limits on s, after --max-file-size.
+func (lf *limitFlags) apply(s *scan.Scanner) {
+	s.NoHash = lf.noHash
+	lf.limits.apply(&s.Limits)
+}
+
+// limitList is the value of --limit: the peimage.Limits set so far.
+type limitList struct {
+	set map[string]int64
+}
+
+// limitNames are the names --limit takes, each for a field of
+// peimage.Limits (see apply).
+func limitNames() []string {
+	return []string{"sections", "imports", "relocs", "pdata", "read", "string"}
+}
+
+func (l *limitList) String() string {
+	if l == nil || len(l.set) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, n := range limitNames() {
+		if v, ok := l.set[n]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%d", n, v))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set parses "NAME=N[,NAME=N...]"; N may have a K, M or G suffix.
+func (l *limitList) Set(s string) error {
+	for _, item := range splitList(s) {
+		name, value, ok := strings.Cut(item, "=")
+		name = strings.TrimSpace(name)
+		if !ok || !slices.Contains(limitNames(), name) {
+			return fmt.Errorf("%q: want NAME=N with NAME one of %s", item, strings.Join(limitNames(), ", "))
+		}
+		n, err := parseSize(value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if name != "read" && n > math.MaxInt32 {
+			return fmt.Errorf("%s: %d is too large (at most %d)", name, n, math.MaxInt32)
+		}
+		if l.set == nil {
+			l.set = map[string]int64{}
+		}
+		l.set[name] = n
+	}
+	return nil
+}
+
+// apply copies the limits set into lim.
+func (l *limitList) apply(lim *peimage.Limits) {
+	for name, n := range l.set {
+		switch name {
+		case "sections":
+			lim.MaxSections = int(n)
+		case "imports":
+			lim.MaxImports = int(n)
+		case "relocs":
+			lim.MaxRelocs = int(n)
+		case "pdata":
+			lim.MaxFunctions = int(n)
+		case "read":
+			lim.MaxReadBytes = n
+		case "string":
+			lim.MaxStringSize = int(n)
+		}
+	}
+}
