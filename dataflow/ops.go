@@ -119,18 +119,18 @@ func symArith(op ir.Op, a, b Value) (Value, bool) {
 		return Value{}, false
 	}
 	if a.off != 0 && op == ir.OpAnd && c&0xffffffff == 0xffffffff {
-		a.and &= c // a 32-bit write of a pointer into a table
+		a.set[0] &= c // a 32-bit write of a pointer into a table: And &= c
 		return a, true
 	}
 	if a.off != 0 && op != ir.OpAdd && op != ir.OpSub {
 		return Value{}, false
 	}
-	pure := a.and&0xffffffff == 0xffffffff && a.or == 0 // a pointer, 32 or 64 bits
+	pure := a.and()&0xffffffff == 0xffffffff && a.or() == 0 // a pointer, 32 or 64 bits
 	switch op {
 	case ir.OpAnd:
-		return Value{kind: kSym, sym: a.sym, and: a.and & c, or: a.or & c}, true
+		return symValue(a.sym, a.and()&c, a.or()&c, 0), true
 	case ir.OpOr:
-		return Value{kind: kSym, sym: a.sym, and: a.and &^ c, or: a.or | c}, true
+		return symValue(a.sym, a.and()&^c, a.or()|c, 0), true
 	case ir.OpAdd, ir.OpSub:
 		if c == 0 {
 			return a, true

@@ -65,17 +65,29 @@ func (s Sym) InputRegister() (int, bool) {
 	return 0, false
 }
 
-// Value is an abstract value. The zero Value is "unknown".
+// Value is an abstract value. The zero Value is "unknown". It is copied at
+// every block edge for every register and slot, so its fields overlap by
+// kind: set holds a constant set's members; for known bits set[0] is the
+// mask of known bits and set[1] their values; for a symbol set[0] and set[1]
+// are its transform's And and Or.
 type Value struct {
-	kind  vkind
-	n     uint8
-	set   [MaxSet]uint64
-	known uint64
-	bits  uint64
-	off   int64
-	sym   Sym
-	and   uint64
-	or    uint64
+	kind vkind
+	n    uint8
+	sym  Sym
+	off  int64
+	set  [MaxSet]uint64
+}
+
+func (v *Value) known() uint64 { return v.set[0] }
+func (v *Value) bits() uint64  { return v.set[1] }
+func (v *Value) and() uint64   { return v.set[0] }
+func (v *Value) or() uint64    { return v.set[1] }
+
+// symValue builds (s & and) | or, plus off.
+func symValue(s Sym, and, or uint64, off int64) Value {
+	v := Value{kind: kSym, sym: s, off: off}
+	v.set[0], v.set[1] = and, or
+	return v
 }
 
 // Unknown is the value about which nothing is known.
@@ -102,17 +114,19 @@ func Bits(known, b uint64) Value {
 	if known == ^uint64(0) {
 		return Const(b)
 	}
-	return Value{kind: kBits, known: known, bits: b & known}
+	v := Value{kind: kBits}
+	v.set[0], v.set[1] = known, b&known
+	return v
 }
 
 // StackAddr returns the address entry-SP + off.
 func StackAddr(off int64) Value { return Value{kind: kStack, off: off} }
 
 // Symbol returns the value of symbol s unchanged.
-func Symbol(s Sym) Value { return Value{kind: kSym, sym: s, and: ^uint64(0)} }
+func Symbol(s Sym) Value { return symValue(s, ^uint64(0), 0, 0) }
 
 // IsUnknown reports whether nothing at all is known of v.
-func (v Value) IsUnknown() bool { return v.kind == kBits && v.known == 0 }
+func (v Value) IsUnknown() bool { return v.kind == kBits && v.known() == 0 }
 
 // Consts returns v's constants when v is a constant set.
 func (v Value) Consts() ([]uint64, bool) {
@@ -135,7 +149,7 @@ func (v Value) Const() (uint64, bool) {
 func (v Value) KnownBits() (known, b uint64) {
 	switch v.kind {
 	case kBits:
-		return v.known, v.bits
+		return v.known(), v.bits()
 	case kSet:
 		known = ^uint64(0)
 		for _, c := range v.set[1:v.n] {
@@ -147,7 +161,7 @@ func (v Value) KnownBits() (known, b uint64) {
 			return 0, 0
 		}
 		// (s & and) | or: bits set in or are 1; bits clear in and and in or are 0.
-		return v.or | ^v.and, v.or
+		return v.or() | ^v.and(), v.or()
 	}
 	return 0, 0
 }
@@ -159,14 +173,14 @@ func (v Value) Stack() (int64, bool) { return v.off, v.kind == kStack }
 // Symbol returns v's symbol and transform when v is symbolic:
 // v == (sym & and) | or.
 func (v Value) Symbol() (s Sym, and, or uint64, ok bool) {
-	return v.sym, v.and, v.or, v.kind == kSym && v.off == 0
+	return v.sym, v.and(), v.or(), v.kind == kSym && v.off == 0
 }
 
 // Pointer returns the symbol and byte offset when v is a symbol's value
 // plus a constant (a pointer into a table the symbol stands for). A symbol
 // cut to its low 32 bits (a 32-bit pointer) still counts.
 func (v Value) Pointer() (s Sym, off int64, ok bool) {
-	return v.sym, v.off, v.kind == kSym && v.and&0xffffffff == 0xffffffff && v.or == 0
+	return v.sym, v.off, v.kind == kSym && v.and()&0xffffffff == 0xffffffff && v.or() == 0
 }
 
 // Apply substitutes x for the symbol in v's transform: (x & and) | or. A
@@ -178,7 +192,7 @@ func (v Value) Apply(x Value) Value {
 	if v.off != 0 {
 		return Binary(OpAdd, x, Const(uint64(v.off)))
 	}
-	return Binary(OpOr, Binary(OpAnd, x, Const(v.and)), Const(v.or))
+	return Binary(OpOr, Binary(OpAnd, x, Const(v.and())), Const(v.or()))
 }
 
 // Equal reports whether a and b are the same abstract value.
@@ -188,13 +202,13 @@ func Equal(a, b Value) bool {
 	}
 	switch a.kind {
 	case kBits:
-		return a.known == b.known && a.bits == b.bits
+		return a.known() == b.known() && a.bits() == b.bits()
 	case kSet:
 		return a.n == b.n && a.set == b.set
 	case kStack:
 		return a.off == b.off
 	}
-	return a.sym == b.sym && a.and == b.and && a.or == b.or && a.off == b.off
+	return a.sym == b.sym && a.and() == b.and() && a.or() == b.or() && a.off == b.off
 }
 
 // Join returns the least value that covers both a and b.
@@ -273,12 +287,12 @@ func (v Value) String() string {
 		if v.off != 0 {
 			return fmt.Sprintf("sym%d%+#x", v.sym, v.off)
 		}
-		return fmt.Sprintf("(sym%d&%#x)|%#x", v.sym, v.and, v.or)
+		return fmt.Sprintf("(sym%d&%#x)|%#x", v.sym, v.and(), v.or())
 	}
-	if v.known == 0 {
+	if v.known() == 0 {
 		return "?"
 	}
-	return fmt.Sprintf("bits(known=%#x,val=%#x)", v.known, v.bits)
+	return fmt.Sprintf("bits(known=%#x,val=%#x)", v.known(), v.bits())
 }
 
 // lowMask returns the mask of the low w bytes.
