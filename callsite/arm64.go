@@ -14,9 +14,14 @@ import (
 // index pairs them, without decoding, in one pass over the code's 4-byte
 // words; direct calls and jumps are bl/b with a 26-bit offset.
 
-// armPairWindow bounds how many words after an adrp the index looks for
-// the instructions that use its page.
-const armPairWindow = 32
+// The words after an adrp searched for the instructions that use its page:
+// to the end of the adrp's .pdata function (at most armFuncWindow words;
+// compilers keep a page in a callee-saved register across a function), else
+// armPairWindow words of straight-line code.
+const (
+	armPairWindow = 32
+	armFuncWindow = 4096
+)
 
 // isARM64 reports whether the image is ARM64 code.
 func (im *image) isARM64() bool { return im.f.Machine == peimage.MachineARM64 }
@@ -114,27 +119,41 @@ func (im *image) addRef(t, site uint32) {
 
 // indexPage pairs the adrp at word i with the instructions after it that
 // add a page offset to its register (add, and loads and stores with an
-// immediate offset), until the register is written again, a return or an
-// unconditional branch, or a call that may change it (x0..x18).
+// immediate offset), until the register is written again (`add xN, xN,
+// #lo12` moves it to the global: later offsets are from there) or, outside
+// .pdata, the straight-line code ends.
 func (im *image) indexPage(data []byte, i int, va uint32) {
 	w := armWord(data, i)
 	reg := w & 31
 	if reg == 31 {
 		return
 	}
-	pc := im.base + uint64(va) + uint64(4*i)
-	off := int64(int32(w>>5&0x7ffff)<<13>>11|int32(w>>29&3)) << 12
-	page := int64(pc&^0xfff) + off - int64(im.base)
 	site := va + uint32(4*i)
-	for j := i + 1; j < len(data)/4 && j <= i+armPairWindow; j++ {
+	base := armPage(im.base, site, w)
+	last, inFunc := i+armPairWindow, false
+	if fn, ok := im.pdataFunc(site); ok {
+		last, inFunc = i+int(min((fn.End-site)/4, armFuncWindow))-1, true
+	}
+	for j := i + 1; j < len(data)/4 && j <= last; j++ {
 		u := armWord(data, j)
-		if d, ok := armPageOffset(u, reg); ok && page+d >= 0 && page+d < int64(im.size) {
-			im.addRef(uint32(page+d), site)
+		d, ok := armPageOffset(u, reg)
+		if ok && base+d >= 0 && base+d < int64(im.size) {
+			im.addRef(uint32(base+d), site)
 		}
-		if armEndsPair(u, reg) {
+		switch {
+		case ok && u&armAddImmMask == armAddImm && u&31 == reg:
+			base += d
+		case armWrites(u, reg), !inFunc && armEndsFlow(u):
 			return
 		}
 	}
+}
+
+// armPage returns the RVA an adrp word at site computes.
+func armPage(imageBase uint64, site, w uint32) int64 {
+	pc := imageBase + uint64(site)
+	off := int64(int32(w>>5&0x7ffff)<<13>>11|int32(w>>29&3)) << 12
+	return int64(pc&^0xfff) + off - int64(imageBase)
 }
 
 // armPageOffset returns the offset u adds to register reg as a base: add
@@ -165,13 +184,20 @@ func armPageOffset(u, reg uint32) (int64, bool) {
 }
 
 // armEndsPair reports whether, after u, register reg may no longer hold
-// the adrp's page: u writes it (an approximation from the destination
-// fields: data processing Rd, a load's Rt or Rt2, a base update), or ends
-// the straight-line code.
-func armEndsPair(u, reg uint32) bool {
+// the value it held before in straight-line code: u writes it or ends the
+// straight-line code.
+func armEndsPair(u, reg uint32) bool { return armEndsFlow(u) || armWrites(u, reg) }
+
+// armEndsFlow reports a return or an unconditional branch.
+func armEndsFlow(u uint32) bool {
+	return u&armBrMask == armBr || u&0xfffffc1f == armRet || u&armBMask == armB
+}
+
+// armWrites reports whether u may write register reg (an approximation from
+// the destination fields: data processing Rd, a load's Rt or Rt2, a base
+// update), a call counting as a write of x0..x18.
+func armWrites(u, reg uint32) bool {
 	switch {
-	case u&armBrMask == armBr, u&0xfffffc1f == armRet, u&armBMask == armB:
-		return true
 	case u&armBMask == armBL || u&0xfffffc1f == 0xd63f0000: // bl, blr
 		return reg <= 18
 	case u&0x1c000000 == 0x10000000, u&0x0e000000 == 0x0a000000: // data processing
@@ -250,8 +276,11 @@ func (im *image) thunkStarts(site uint32) []uint32 {
 // x16` (the callee is the code at f). ok is false for other code and other
 // architectures.
 func (im *image) resolveStubARM64(rva uint32, regs *[ir.MaxRegs]dataflow.Value, hop int) (c callee, ok bool) {
+	if !im.isARM64() {
+		return callee{}, false
+	}
 	code := im.Code(rva)
-	if !im.isARM64() || len(code) < 12 {
+	if len(code) < 12 {
 		return callee{}, false
 	}
 	w0, w1, w2 := armWord(code, 0), armWord(code, 1), armWord(code, 2)
@@ -259,8 +288,7 @@ func (im *image) resolveStubARM64(rva uint32, regs *[ir.MaxRegs]dataflow.Value, 
 	if w0&armADRPMask != armADRP || reg == 31 || w2 != armBr|reg<<5 {
 		return callee{}, false
 	}
-	pc := im.base + uint64(rva)
-	page := int64(pc&^0xfff) + int64(int32(w0>>5&0x7ffff)<<13>>11|int32(w0>>29&3))<<12 - int64(im.base)
+	page := armPage(im.base, rva, w0)
 	switch {
 	case w1&0xffc003ff == 0xf9400000|reg<<5|reg: // ldr xN, [xN, #imm12*8]
 		slot := page + int64(w1>>10&0xfff)*8

@@ -2,6 +2,7 @@ package callsite
 
 import (
 	"debug/pe"
+	"encoding/binary"
 	"os"
 	"slices"
 	"testing"
@@ -105,6 +106,46 @@ func TestARM64PageReferences(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("functions referencing ExDefaultNonPagedPoolType = %#x, want %#x", got, want)
+	}
+}
+
+func TestARM64IndexPage(t *testing.T) {
+	words := []uint32{
+		0xd0000014, // adrp x20, #0x2000: the page at RVA 0x3000
+		0x94000040, // bl #0x100: x20 survives a call
+		0x14000002, // b #8: inside a .pdata function, the search goes on
+		0xf9400a88, // ldr x8, [x20, #16]
+		0x91010294, // add x20, x20, #0x40: x20 now holds 0x3040
+		0xb9400680, // ldr w0, [x20, #4]
+		0xaa0003f4, // mov x20, x0: the page is gone
+		0xf9400681, // ldr x1, [x20, #8]
+	}
+	data := make([]byte, 4*len(words))
+	for i, w := range words {
+		binary.LittleEndian.PutUint32(data[4*i:], w)
+	}
+	for _, pdata := range []bool{true, false} {
+		im := &image{base: 0x140000000, size: 0x10000, refs: map[uint32][]uint32{}, dataPage: make([]bool, 16)}
+		im.dataPage[3] = true
+		if pdata {
+			im.funcs = []peimage.RuntimeFunction{{Start: 0x1000, End: 0x1000 + uint32(len(data))}}
+		}
+		im.indexPage(data, 0, 0x1000)
+		var got []uint32
+		for rva, sites := range im.refs {
+			if !slices.Equal(sites, []uint32{0x1000}) {
+				t.Errorf("refs[%#x] = %#x, want the adrp", rva, sites)
+			}
+			got = append(got, rva)
+		}
+		slices.Sort(got)
+		want := []uint32{0x3010, 0x3040, 0x3044}
+		if !pdata {
+			want = nil // straight-line code ends at the b
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("pdata %v: references %#x, want %#x", pdata, got, want)
+		}
 	}
 }
 

@@ -302,3 +302,16 @@ func (m multi) Lift(code []byte, rva uint32, out []ir.Insn) ([]ir.Insn, int, err
 	}
 	return out, 1, nil
 }
+
+func TestArithmeticShiftAtWidth4KeepsTheSign(t *testing.T) {
+	prog := toy{
+		0: {Kind: ir.Assign, Op: ir.OpMov, Dst: r1, A: ir.I(0x80000000), Width: 4},
+		1: op(ir.OpSar, r1, ir.R(r1), ir.I(4), 4),
+		2: call(0x50),
+		3: ret(),
+	}
+	got := argsAtCalls(t, prog, toyEnv{}, 0)[0]
+	if c, ok := got.Const(); !ok || c != 0xf8000000 {
+		t.Fatalf("sar eax, 4 of 0x80000000 = %v, want 0xf8000000", got)
+	}
+}

@@ -106,6 +106,10 @@ func (a *analysis) assign(st *State, in *ir.Insn) {
 		v = Join(Truncate(st.Eval(in.A, memWidth(in, in.A, w)), w), Truncate(st.Eval(in.B, memWidth(in, in.B, w)), w))
 	case ir.OpNot, ir.OpNeg:
 		v = Unary(in.Op, Truncate(st.Eval(in.A, w), w))
+	case ir.OpSar:
+		// An arithmetic shift at Width shifts in the sign of bit 8*Width-1.
+		a := SignExtend(Truncate(st.Eval(in.A, memWidth(in, in.A, w)), w), w)
+		v = Binary(in.Op, a, Truncate(st.Eval(in.B, memWidth(in, in.B, w)), w))
 	default:
 		v = Binary(in.Op, Truncate(st.Eval(in.A, memWidth(in, in.A, w)), w), Truncate(st.Eval(in.B, memWidth(in, in.B, w)), w))
 	}

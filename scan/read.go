@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 )
 
@@ -13,38 +14,59 @@ import (
 // from memory, so that a file costs one pass over its bytes and a handful of
 // system calls, with memory bounded per worker:
 //
-//   - a file of up to wholeFileMax bytes (most drivers) is read into a
-//     pooled buffer: its first firstRead bytes at the first read (the
+//   - a file to hash of up to wholeFileMax bytes (most drivers) is read into
+//     the worker's buffer: its first firstRead bytes at the first read (the
 //     whole of a small file; all a non-PE file met in a walk costs), the
 //     rest when a read or the hashing needs it; hashing and every later read
 //     use the buffer;
-//   - a larger file, or a file that is not hashed, is hashed (if at all) in
-//     hashChunk pieces, and its small reads go through a cache of
-//     cacheBlocks blocks of cacheBlockSize bytes; reads of a block or more
-//     (a code section) go to the file.
+//   - a larger file is hashed in hashChunk pieces, and the small reads of
+//     it, or of a file that is not hashed (--no-hash, over the size limit),
+//     go through a cache of cacheBlocks blocks of cacheBlockSize bytes;
+//     reads of a block or more (a code section) go to the file.
 //
-// A worker holds one buffer of bufferSize bytes; it goes back to the pool
-// when the analysis that uses it ends (not when a timed-out analysis is
-// abandoned: it may still be reading).
+// A worker holds one buffer: up to wholeFileMax bytes for a file read whole
+// (grown to the largest such file met), the block cache and the hash chunk
+// for a larger one. It goes back to the free list when the analysis that
+// uses it ends (not when a timed-out analysis is abandoned: it may still be
+// reading).
 const (
-	wholeFileMax   = 4 << 20
+	wholeFileMax   = 1 << 20
 	firstRead      = 64 << 10
 	hashChunk      = 1 << 20
 	cacheBlockSize = 16 << 10
 	cacheBlocks    = 32
-	bufferSize     = wholeFileMax
 )
 
 // The block cache and the hash chunk share the buffer of a large file.
 const (
-	cacheOffset = 0
-	chunkOffset = cacheBlocks * cacheBlockSize
+	cacheOffset     = 0
+	chunkOffset     = cacheBlocks * cacheBlockSize
+	blockBufferSize = chunkOffset + hashChunk
 )
 
-var bufferPool = sync.Pool{New: func() any {
-	b := make([]byte, bufferSize)
-	return &b
-}}
+// freeBuffers are the buffers not in use. Unlike a sync.Pool, which the
+// garbage collector empties at every cycle, it keeps them: a scan allocates
+// about one buffer per worker, not one per file.
+var freeBuffers = make(chan []byte, runtime.GOMAXPROCS(0))
+
+// getBuffer returns a buffer of n bytes.
+func getBuffer(n int) []byte {
+	select {
+	case b := <-freeBuffers:
+		if cap(b) >= n {
+			return b[:n]
+		}
+	default:
+	}
+	return make([]byte, n, max(n, 64<<10))
+}
+
+func putBuffer(b []byte) {
+	select {
+	case freeBuffers <- b:
+	default:
+	}
+}
 
 // fileReader is the io.ReaderAt an analysis reads one file through. It is
 // safe for concurrent use, as io.ReaderAt requires.
@@ -52,9 +74,9 @@ type fileReader struct {
 	mu   sync.Mutex
 	f    io.ReaderAt
 	size int64
-	buf  *[]byte // from bufferPool; nil once released
+	buf  []byte // from getBuffer; nil once released
 
-	// whole mode: the file's first len(data) bytes are in the buffer
+	// whole mode: the file's first len(data) bytes are in buf
 	whole   bool
 	data    []byte
 	loadErr error // why fewer than size bytes could be read
@@ -69,23 +91,30 @@ type cacheBlock struct {
 	n   int   // valid bytes
 }
 
-// newFileReader returns a reader of f, whose size is size. whole asks for
-// whole mode, which is used where size is at most wholeFileMax.
-func newFileReader(f io.ReaderAt, size int64, whole bool) *fileReader {
-	r := &fileReader{f: f, size: size, whole: whole && size <= wholeFileMax, buf: bufferPool.Get().(*[]byte)}
+// newFileReader returns a reader of f, whose size is size; hashed says
+// whether the file will be hashed (read whole).
+func newFileReader(f io.ReaderAt, size int64, hashed bool) *fileReader {
+	r := &fileReader{f: f, size: size, whole: hashed && size <= wholeFileMax}
+	switch {
+	case r.whole:
+		r.buf = getBuffer(int(size))
+	case hashed:
+		r.buf = getBuffer(blockBufferSize)
+	default:
+		r.buf = getBuffer(chunkOffset)
+	}
 	for i := range r.blocks {
 		r.blocks[i].off = -1
 	}
 	return r
 }
 
-// release returns the buffer to the pool. The reader must not be used
-// afterwards.
+// release returns the buffer to the free list; later reads fail.
 func (r *fileReader) release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.buf != nil {
-		bufferPool.Put(r.buf)
+		putBuffer(r.buf)
 		r.buf, r.data = nil, nil
 		for i := range r.blocks {
 			r.blocks[i].off = -1
@@ -107,8 +136,8 @@ func (r *fileReader) load(end int64) {
 			want = r.size
 		}
 	}
-	n, err := r.f.ReadAt((*r.buf)[have:want], have)
-	r.data = (*r.buf)[:have+int64(n)]
+	n, err := r.f.ReadAt(r.buf[have:want], have)
+	r.data = r.buf[:have+int64(n)]
 	if int64(n) < want-have {
 		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF // the file shrank since it was measured
@@ -195,7 +224,7 @@ func (r *fileReader) block(off int64) ([]byte, error) {
 
 func (r *fileReader) blockBytes(i int) []byte {
 	start := cacheOffset + i*cacheBlockSize
-	return (*r.buf)[start : start+cacheBlockSize]
+	return r.buf[start : start+cacheBlockSize]
 }
 
 // hashFile writes the first size bytes of r to w (the hashes), in one
@@ -203,9 +232,9 @@ func (r *fileReader) blockBytes(i int) []byte {
 func hashFile(w io.Writer, r io.ReaderAt, size int64) error {
 	fr, ok := r.(*fileReader)
 	if !ok {
-		bp := bufferPool.Get().(*[]byte)
-		defer bufferPool.Put(bp)
-		return copyAll(w, r, size, (*bp)[:hashChunk])
+		buf := getBuffer(hashChunk)
+		defer putBuffer(buf)
+		return copyAll(w, r, size, buf)
 	}
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
@@ -221,7 +250,12 @@ func hashFile(w io.Writer, r io.ReaderAt, size int64) error {
 		return err
 	}
 	// The chunk lies beside the block cache, which survives hashing.
-	return copyAll(w, fr.f, size, (*fr.buf)[chunkOffset:chunkOffset+hashChunk])
+	if len(fr.buf) < blockBufferSize {
+		buf := getBuffer(hashChunk)
+		defer putBuffer(buf)
+		return copyAll(w, fr.f, size, buf)
+	}
+	return copyAll(w, fr.f, size, fr.buf[chunkOffset:chunkOffset+hashChunk])
 }
 
 // copyAll writes the first size bytes of r to w through buf; a file that

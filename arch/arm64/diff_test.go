@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -141,46 +142,62 @@ func compare(d *Decoder, word uint32) string {
 	binary.LittleEndian.PutUint32(code[:], word)
 	out, _, err := d.Lift(code[:], 0x1000, nil)
 	inst, aerr := arm64asm.Decode(code[:])
-	if aerr != nil {
+	switch {
+	case aerr != nil:
 		return ""
-	}
-	name := inst.Op.String()
-	if err != nil {
-		if asmLax(word) {
-			return ""
-		}
+	case err != nil && asmLax(word):
+		return ""
+	case err != nil:
 		return fmt.Sprintf("%08x %v: arm64asm decodes, lift fails", word, inst)
 	}
+	if msg := compareWrites(&inst, out); msg != "" {
+		return fmt.Sprintf("%08x %v: %s: %s", word, inst, msg, dump(out))
+	}
+	if msg := compareControl(&inst, out[len(out)-1]); msg != "" {
+		return fmt.Sprintf("%08x %v: %s", word, inst, msg)
+	}
+	return ""
+}
+
+// compareWrites checks that the lift writes every register arm64asm names
+// as a destination, and no other (calls aside, and the exceptions of
+// extraWriteOK).
+func compareWrites(inst *arm64asm.Inst, out []ir.Insn) string {
 	got := liftWrites(out)
-	want := asmWrites(&inst)
+	want := asmWrites(inst)
 	for _, r := range want {
 		if !got[r] {
-			return fmt.Sprintf("%08x %v: %s not written: %s", word, inst, RegName(r), dump(out))
+			return RegName(r) + " not written"
 		}
 	}
-	if !extraWriteOK(name) {
-		for r := range got {
-			found := false
-			for _, x := range want {
-				found = found || x == r
-			}
-			if !found && out[len(out)-1].Kind != ir.Call {
-				return fmt.Sprintf("%08x %v: lift writes %s: %s", word, inst, RegName(r), dump(out))
-			}
+	if extraWriteOK(inst.Op.String()) || out[len(out)-1].Kind == ir.Call {
+		return ""
+	}
+	for r := range got {
+		if !slices.Contains(want, r) {
+			return "lift writes " + RegName(r)
 		}
 	}
-	last := out[len(out)-1]
-	if k, ok := wantKind(&inst); ok {
-		if last.Kind != k {
-			return fmt.Sprintf("%08x %v: kind %d, want %d", word, inst, last.Kind, k)
+	return ""
+}
+
+// compareControl checks the kind and the pc-relative target of a control
+// transfer.
+func compareControl(inst *arm64asm.Inst, last ir.Insn) string {
+	k, ok := wantKind(inst)
+	if !ok {
+		if last.Kind == ir.Jump || last.Kind == ir.Call || last.Kind == ir.Branch || last.Kind == ir.Ret {
+			return fmt.Sprintf("unexpected control transfer %d", last.Kind)
 		}
-		for _, a := range inst.Args {
-			if rel, ok := a.(arm64asm.PCRel); ok && (last.Target.Kind != ir.KImm || last.Target.Imm != 0x1000+int64(rel)) {
-				return fmt.Sprintf("%08x %v: target %+v", word, inst, last.Target)
-			}
+		return ""
+	}
+	if last.Kind != k {
+		return fmt.Sprintf("kind %d, want %d", last.Kind, k)
+	}
+	for _, a := range inst.Args {
+		if rel, ok := a.(arm64asm.PCRel); ok && (last.Target.Kind != ir.KImm || last.Target.Imm != 0x1000+int64(rel)) {
+			return fmt.Sprintf("target %+v", last.Target)
 		}
-	} else if last.Kind == ir.Jump || last.Kind == ir.Call || last.Kind == ir.Branch || last.Kind == ir.Ret {
-		return fmt.Sprintf("%08x %v: unexpected control transfer %d", word, inst, last.Kind)
 	}
 	return ""
 }

@@ -99,7 +99,10 @@
 //     x17, chkfeat x16.
 //   - SIMD&FP: only the conversions to a general-purpose register (fcvt*,
 //     fmov, fjcvtzs, fixed-point fcvtz*) and smov/umov write one: Rd
-//     unknown. Everything else in the group is a Nop.
+//     unknown. Everything else in the group is a Nop: the group is not
+//     validated (an unallocated word there is a Nop too), so that the SIMD
+//     extensions arm64asm lacks (SHA3, SM3/SM4, FP16 FMLAL, RDM, BF16, I8MM)
+//     do not end a path.
 //   - Clobber.Regs slices are shared and read-only (cut to their length).
 //   - Unallocated words, SVE, SME, memory tagging and the memory copy/set
 //     instructions are a *DecodeError; fewer than 4 bytes are ErrTruncated.

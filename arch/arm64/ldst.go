@@ -316,21 +316,9 @@ func (l *lifter) rcpc() bool {
 // the signed, scaled 7-bit offset and pre/post-indexing.
 func (l *lifter) pair() bool {
 	opc, v, mode, ld := l.field(30, 2), l.bit(26), l.field(23, 2), l.bit(22)
-	var size uint8
-	sx := false
-	switch {
-	case v && opc == 3:
+	size, sx, ok := pairSize(opc, v, ld, mode)
+	if !ok {
 		return false
-	case v:
-		size = 4 << opc
-	case opc == 0:
-		size = 4
-	case opc == 2:
-		size = 8
-	case opc == 1 && ld && mode != 0:
-		size, sx = 4, true
-	default:
-		return false // stgp (memory tagging), opc 11
 	}
 	off := sext(l.field(15, 7), 7) * int64(size)
 	rn, rt, rt2 := l.rn(), l.rd(), l.field(10, 5)
@@ -365,6 +353,25 @@ func (l *lifter) pair() bool {
 		l.writeback(rn, ir.I(off))
 	}
 	return true
+}
+
+// pairSize returns the size of each register of a pair access and whether
+// it is sign-extended (ldpsw); ok is false for stgp (memory tagging) and
+// the unallocated opc 11.
+func pairSize(opc uint32, v, ld bool, mode uint32) (size uint8, sx, ok bool) {
+	switch {
+	case v && opc == 3:
+		return 0, false, false
+	case v:
+		return 4 << opc, false, true
+	case opc == 0:
+		return 4, false, true
+	case opc == 2:
+		return 8, false, true
+	case opc == 1 && ld && mode != 0:
+		return 4, true, true
+	}
+	return 0, false, false
 }
 
 // simdStructs lifts the SIMD load/store structure classes (ld1..ld4,

@@ -67,6 +67,7 @@ func (l *lifter) sf() uint8 {
 	return 4
 }
 
+// emit appends in at the instruction's address.
 func (l *lifter) emit(in ir.Insn) {
 	in.Addr = l.rva
 	l.out = append(l.out, in)
@@ -92,6 +93,7 @@ func (l *lifter) store(m ir.Mem, a ir.Operand, w uint8) {
 	l.emit(ir.Insn{Kind: ir.Store, Mem: m, A: a, Width: w})
 }
 
+// clobber, nop and halt emit the Insn of that kind.
 func (l *lifter) clobber(regs []ir.Reg) { l.emit(ir.Insn{Kind: ir.Clobber, Regs: regs}) }
 func (l *lifter) nop()                  { l.emit(ir.Insn{Kind: ir.Nop}) }
 func (l *lifter) halt()                 { l.emit(ir.Insn{Kind: ir.Halt}) }
