@@ -287,7 +287,7 @@ func (w *walker) through(ev *callEvent, s pending, fn uint32) pending {
 			return v
 		}
 		if r, ok := sym.InputRegister(); ok {
-			if ev.regs == nil {
+			if r >= len(ev.regs) {
 				return dataflow.Unknown
 			}
 			return v.Apply(ev.regs[r])

@@ -275,7 +275,7 @@ func (im *image) thunkStarts(site uint32) []uint32 {
 // the range-extension stub `adrp x16, f@page; add x16, x16, f@pageoff; br
 // x16` (the callee is the code at f). ok is false for other code and other
 // architectures.
-func (im *image) resolveStubARM64(rva uint32, regs *[ir.MaxRegs]dataflow.Value, hop int) (c callee, ok bool) {
+func (im *image) resolveStubARM64(rva uint32, regs []dataflow.Value, hop int) (c callee, ok bool) {
 	if !im.isARM64() {
 		return callee{}, false
 	}

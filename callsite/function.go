@@ -18,7 +18,7 @@ type callEvent struct {
 	// dispatch stub (`jmp rax`) can take its real target from them, and for
 	// every call where registers carry arguments of internal functions
 	// (ir.Arch.RegInputs).
-	regs *[ir.MaxRegs]dataflow.Value
+	regs []dataflow.Value
 }
 
 // storeEvent is one store to image memory.
@@ -120,11 +120,7 @@ func (im *image) recordCall(fi *funcInfo, in *ir.Insn, st *dataflow.State, tail 
 		ev.args[i] = im.argAt(st, i, tail)
 	}
 	if in.Target.Kind != ir.KImm || len(im.arch.RegInputs) > 0 {
-		regs := new([ir.MaxRegs]dataflow.Value)
-		for r := range regs {
-			regs[r] = st.Reg(ir.Reg(r))
-		}
-		ev.regs = regs
+		ev.regs = st.Regs()
 	}
 	fi.calls = append(fi.calls, ev)
 }

@@ -24,7 +24,7 @@ func (im *image) resolve(ev *callEvent) callee {
 	return im.resolveValue(ev.target, ev.regs, 0)
 }
 
-func (im *image) resolveValue(v dataflow.Value, regs *[ir.MaxRegs]dataflow.Value, hop int) callee {
+func (im *image) resolveValue(v dataflow.Value, regs []dataflow.Value, hop int) callee {
 	if hop > maxHops {
 		return callee{}
 	}
@@ -60,7 +60,7 @@ func (im *image) resolveSym(s dataflow.Sym) callee {
 // resolveCode looks at the first instruction of the code at rva: a thunk
 // (`jmp [slot]`), a jump stub (`jmp rel32`) or a CFG dispatch stub
 // (`jmp rax`) is followed; anything else is a function of the image.
-func (im *image) resolveCode(rva uint32, regs *[ir.MaxRegs]dataflow.Value, hop int) callee {
+func (im *image) resolveCode(rva uint32, regs []dataflow.Value, hop int) callee {
 	if c, ok := im.resolveStubARM64(rva, regs, hop); ok {
 		return c
 	}
@@ -84,7 +84,7 @@ func (im *image) resolveCode(rva uint32, regs *[ir.MaxRegs]dataflow.Value, hop i
 			return im.resolveValue(im.LoadGlobal(uint32(in.Target.Mem.Disp), uint8(im.arch.PtrSize)), regs, hop+1)
 		}
 	case ir.KReg:
-		if regs != nil {
+		if int(in.Target.Reg) < len(regs) {
 			return im.resolveValue(regs[in.Target.Reg], nil, hop+1)
 		}
 	}

@@ -44,6 +44,9 @@ func (s *State) Reg(r ir.Reg) Value {
 	return s.regs[r]
 }
 
+// Regs returns a copy of every register's value, indexed by register.
+func (s *State) Regs() []Value { return append([]Value(nil), s.regs...) }
+
 // SetReg sets a register's value.
 func (s *State) SetReg(r ir.Reg, v Value) {
 	if int(r) < len(s.regs) {
