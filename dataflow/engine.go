@@ -119,6 +119,8 @@ type analysis struct {
 	blocks []*block
 	// switches counts the jumps that look like switch dispatches.
 	switches int
+	// arena holds the lifted instructions of the whole function.
+	arena []ir.Insn
 }
 
 // intra reports whether a jump to t stays inside the function.
@@ -241,11 +243,24 @@ func (a *analysis) decodeAt(pc uint32) *decoded {
 		a.res.Undecodable++
 		return &decoded{insns: []ir.Insn{{Kind: ir.Halt, Addr: pc}}, next: pc + 1, ends: true}
 	}
-	insns, n, err := a.dec.Lift(bytes, pc, nil)
-	if err != nil || n <= 0 || len(insns) == 0 {
+	// Lift appends to one arena for the whole function: one allocation
+	// amortised over many instructions instead of one per instruction.
+	if a.arena == nil {
+		// About one lifted instruction per 3 bytes of code.
+		n := 256
+		if a.fn.End > a.fn.Start {
+			n = min(int(a.fn.End-a.fn.Start)/3+16, a.lim.MaxInsns)
+		}
+		a.arena = make([]ir.Insn, 0, n)
+	}
+	start := len(a.arena)
+	arena, n, err := a.dec.Lift(bytes, pc, a.arena)
+	if err != nil || n <= 0 || len(arena) == start {
 		a.res.Undecodable++
 		return &decoded{insns: []ir.Insn{{Kind: ir.Halt, Addr: pc}}, next: pc + 1, ends: true}
 	}
+	a.arena = arena
+	insns := arena[start:len(arena):len(arena)]
 	d := &decoded{insns: insns, next: pc + uint32(n)}
 	switch last := insns[len(insns)-1]; last.Kind {
 	case ir.Jump, ir.Ret, ir.Halt:
@@ -294,11 +309,19 @@ func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool,
 		index[s] = i
 		a.blocks = append(a.blocks, &block{start: s})
 	}
+	// Every block's instructions go into one allocation.
+	total := 0
+	for _, d := range code {
+		total += len(d.insns)
+	}
+	flat := make([]ir.Insn, 0, total)
 	for _, b := range a.blocks {
 		pc := b.start
+		first := len(flat)
 		for {
 			d := code[pc]
-			b.insns = append(b.insns, d.insns...)
+			flat = append(flat, d.insns...)
+			b.insns = flat[first:len(flat):len(flat)]
 			if d.ends || d.insns[len(d.insns)-1].Kind == ir.Branch {
 				targets := a.branchTargets(d)
 				if isSwitch(d.insns[len(d.insns)-1]) {
@@ -348,8 +371,9 @@ func (a *analysis) fixpoint() {
 		for k := range b.insns {
 			a.step(st, b.insns, k)
 		}
-		for _, s := range b.succs {
-			if a.propagate(s, st) && !queued[s] {
+		for i, s := range b.succs {
+			last := i == len(b.succs)-1
+			if a.propagate(s, st, last) && !queued[s] {
 				queued[s] = true
 				work = append(work, s)
 			}
@@ -357,10 +381,16 @@ func (a *analysis) fixpoint() {
 	}
 }
 
-func (a *analysis) propagate(to int, st *State) bool {
+// propagate joins st into block to's entry state. With last set, st is not
+// used again and may become that state itself.
+func (a *analysis) propagate(to int, st *State, last bool) bool {
 	b := a.blocks[to]
 	if b.in == nil {
-		b.in = st.clone()
+		if last {
+			b.in = st
+		} else {
+			b.in = st.clone()
+		}
 		return true
 	}
 	return b.in.join(st, b.visits >= a.lim.MaxVisits)
@@ -374,7 +404,7 @@ func (a *analysis) replay(visit Visitor) {
 		if b.in == nil {
 			continue
 		}
-		st := b.in.clone()
+		st := b.in // the replay is its last use: no copy
 		for k := range b.insns {
 			visit(&b.insns[k], st)
 			a.step(st, b.insns, k)

@@ -14,6 +14,9 @@ type State struct {
 	mem cells
 	// pushed counts the bytes pushed since the last call (-1: unknown).
 	pushed int64
+	// stackShared and memShared say that stack or mem is shared with
+	// another state (copy on write: most edges change neither).
+	stackShared, memShared bool
 }
 
 func newEntryState(arch *ir.Arch) *State {
@@ -33,7 +36,22 @@ func newEntryState(arch *ir.Arch) *State {
 }
 
 func (s *State) clone() *State {
-	return &State{arch: s.arch, env: s.env, regs: append([]Value(nil), s.regs...), pushed: s.pushed, stack: s.stack.clone(), mem: s.mem.clone()}
+	s.stackShared, s.memShared = true, true
+	return &State{arch: s.arch, env: s.env, regs: append([]Value(nil), s.regs...), pushed: s.pushed,
+		stack: s.stack, mem: s.mem, stackShared: true, memShared: true}
+}
+
+// ownStack and ownMem make s the only owner of its slots before a write.
+func (s *State) ownStack() {
+	if s.stackShared {
+		s.stack, s.stackShared = s.stack.clone(), false
+	}
+}
+
+func (s *State) ownMem() {
+	if s.memShared {
+		s.mem, s.memShared = s.mem.clone(), false
+	}
 }
 
 // Reg returns a register's value.
@@ -78,6 +96,7 @@ func (s *State) LoadStack(off int64, w uint8) Value {
 
 // StoreStack writes w bytes at entry-SP + off; slots it overlaps are lost.
 func (s *State) StoreStack(off int64, w uint8, v Value) {
+	s.ownStack()
 	s.stack.dropOverlaps(off, w)
 	if old, ok := s.stack.get(off); ok && old.w > w {
 		// A narrow write into a wider slot: the slot's other bytes survive but
@@ -125,7 +144,10 @@ func (s *State) join(o *State, widen bool) bool {
 			s.regs[i], changed = j, true
 		}
 	}
-	if joinCells(&s.stack, o.stack, widen, func(int64, uint8) Value { return Unknown }) {
+	unknown := func(int64, uint8) Value { return Unknown }
+	if cellsChange(s.stack, o.stack, widen, unknown) {
+		s.ownStack()
+		joinCells(&s.stack, o.stack, widen, unknown)
 		changed = true
 	}
 	if s.pushed != o.pushed && s.pushed != -1 {
@@ -137,7 +159,31 @@ func (s *State) join(o *State, widen bool) bool {
 // joinMem merges the remembered global stores; where one side has none, it
 // holds what the client says the global holds.
 func (s *State) joinMem(o *State, widen bool) bool {
-	return joinCells(&s.mem, o.mem, widen, func(at int64, w uint8) Value { return s.globalView(uint64(at), w) })
+	view := func(at int64, w uint8) Value { return s.globalView(uint64(at), w) }
+	if !cellsChange(s.mem, o.mem, widen, view) {
+		return false
+	}
+	s.ownMem()
+	return joinCells(&s.mem, o.mem, widen, view)
+}
+
+// cellsChange reports whether joinCells(&c, o, …) would change c.
+func cellsChange(c, o cells, widen bool, absent func(int64, uint8) Value) bool {
+	for _, x := range o {
+		if _, ok := c.get(x.at); !ok {
+			return true
+		}
+	}
+	for _, x := range c {
+		ol, ok := o.get(x.at)
+		if !ok || ol.w != x.w {
+			ol = slot{v: absent(x.at, x.w), w: x.w}
+		}
+		if !Equal(Join(x.v, ol.v), x.v) {
+			return true
+		}
+	}
+	return false
 }
 
 // joinCells merges o into *c; a cell present on one side only joins with

@@ -30,7 +30,7 @@ func (a *analysis) step(st *State, insns []ir.Insn, k int) {
 			pop = a.inferPop(st, insns, k)
 		}
 		st.pushed = 0
-		st.mem = st.mem[:0] // the callee may write any global
+		st.mem, st.memShared = nil, false // the callee may write any global
 		for _, r := range a.arch.CallerSaved {
 			st.SetReg(r, Unknown)
 		}
@@ -212,6 +212,7 @@ func (s *State) loadMem(addr uint64, w uint8) Value {
 
 // storeMem remembers a store of w bytes at the constant address addr.
 func (s *State) storeMem(addr uint64, w uint8, v Value) {
+	s.ownMem()
 	s.mem.dropOverlaps(int64(addr), w)
 	s.mem.set(int64(addr), slot{v: Truncate(v, w), w: w})
 }
