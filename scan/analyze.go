@@ -62,17 +62,21 @@ func (s *Scanner) analyze(ctx context.Context, name string, r io.ReaderAt, size 
 	done := make(chan outcome, 1)
 	snap := newSnapshot(FileResult{Path: name, Size: size, Findings: []checks.Finding{}})
 	go func() {
-		if fr, ok := r.(*fileReader); ok {
-			defer fr.release() // once the analysis is over, even if abandoned
-		}
+		var o outcome
 		defer func() {
 			if v := recover(); v != nil {
 				res := snap.get()
 				res.Error = fmt.Sprintf("internal error: panic while analysing %s: %v", name, v)
-				done <- outcome{res: res}
+				o = outcome{res: res}
 			}
+			if fr, ok := r.(*fileReader); ok {
+				// Once the analysis is over, even if abandoned, and before
+				// its result goes out: the worker's next file reuses it.
+				fr.release()
+			}
+			done <- o
 		}()
-		done <- s.analyzeSync(name, r, size, explicit, snap)
+		o = s.analyzeSync(name, r, size, explicit, snap)
 	}()
 	var timeout <-chan time.Time
 	d := s.perFileTimeout()

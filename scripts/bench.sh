@@ -113,6 +113,7 @@ for set in "${SETS[@]}"; do
 	for m in "${MEASURES[@]}"; do run "$set" "$m" "$(list_of "$set")"; done
 done
 : >"$RESULTS"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 for r in $(seq "$ROUNDS"); do
 	echo "round $r of $ROUNDS" >&2
 	for set in "${SETS[@]}"; do
@@ -120,7 +121,10 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+
 # --- report ------------------------------------------------------------------
+: >"$RESULTS.sizes"
 for set in "${SETS[@]}"; do
 	list=$(list_of "$set")
 	read -r _ nfiles _ nbytes _ ncode _ <<<"$("$FLOOR" -mode headers -list "$list")"
@@ -128,8 +132,11 @@ for set in "${SETS[@]}"; do
 done
 
 {
-	echo "hvcicheck $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, $(uname -m), $ROUNDS rounds, medians"
+	rev=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')
+	(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null) || rev="$rev-dirty"
+	echo "hvcicheck $rev, $(nproc) CPUs, $(uname -m), $ROUNDS rounds, medians"
 	echo "peer: $PY $(basename "$PEER") (pefile $("$PY" -c 'import pefile; print(pefile.__version__)'), capstone $("$PY" -c 'import capstone; print(capstone.__version__)'))"
+	echo "load average before/after the timed rounds: $LOAD_BEFORE / $LOAD_AFTER (other work on the machine inflates wall times; the CPU column is less sensitive)"
 }
 awk -v sizes="$RESULTS.sizes" '
 function median(a, n,    i, j, t) {
