@@ -1,6 +1,7 @@
 package callsite
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,6 +19,10 @@ type Options struct {
 	MaxWrapperDepth int
 	// Engine bounds each function's data flow.
 	Engine dataflow.Limits
+	// Imports are the image's imports when the caller has read them already
+	// (nil: Analyze reads them), and ImportsErr what stopped that reading.
+	Imports    []peimage.ImportedDLL
+	ImportsErr error
 }
 
 func (o Options) withDefaults() Options {
@@ -77,18 +82,33 @@ type Report struct {
 // their arguments.
 func Analyze(f *peimage.File, dec ir.Decoder, opts Options) (*Report, error) {
 	opts = opts.withDefaults()
+	imports, ierr := opts.Imports, opts.ImportsErr
+	if imports == nil && ierr == nil {
+		imports, ierr = f.Imports()
+	}
+	var stats Stats
+	var limitErr error // a limit cut the imports: the caller must not call the image clean
+	if ierr != nil {
+		stats.Notes = append(stats.Notes, "imports partly unreadable: "+ierr.Error())
+		var le *peimage.LimitError
+		if errors.As(ierr, &le) {
+			stats.Truncated = true
+			limitErr = fmt.Errorf("call-site analysis: imports: %w", ierr)
+		}
+	}
+	if !importsChecked(imports) {
+		return &Report{Stats: stats}, limitErr // nothing to look for: no code is read
+	}
 	im, err := newImage(f, dec, opts)
 	if err != nil {
 		return nil, fmt.Errorf("call-site analysis: %w", err)
 	}
+	im.stats.Notes = append(stats.Notes, im.stats.Notes...)
+	im.stats.Truncated = im.stats.Truncated || stats.Truncated
 	w := &walker{im: im, summaries: map[uint32][]pending{}, seen: map[string]bool{}, processed: map[uint32]bool{}}
-	imports, err := f.Imports()
-	if err != nil {
-		im.stats.Notes = append(im.stats.Notes, "imports partly unreadable: "+err.Error())
-	}
 	seeds := w.seedFromImports(imports)
 	if len(seeds) == 0 {
-		return &Report{Stats: im.stats}, nil
+		return &Report{Stats: im.stats}, limitErr
 	}
 	w.run(seeds)
 	sort.Slice(w.findings, func(i, j int) bool {
@@ -98,7 +118,25 @@ func Analyze(f *peimage.File, dec ir.Decoder, opts Options) (*Report, error) {
 		}
 		return a.API < b.API
 	})
-	return &Report{Findings: w.findings, Stats: im.stats}, nil
+	return &Report{Findings: w.findings, Stats: im.stats}, limitErr
+}
+
+// importsChecked reports whether the image imports a checked API or one of
+// the APIs that lead to them (MmGetSystemRoutineAddress, WdfVersionBind).
+func importsChecked(dlls []peimage.ImportedDLL) bool {
+	t := NewTable()
+	for _, d := range dlls {
+		for _, fn := range d.Functions {
+			switch strings.ToLower(fn.Name) {
+			case "mmgetsystemroutineaddress", "wdfversionbind":
+				return true
+			}
+			if t.Lookup(fn.Name) != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pending is a checked call's relevant arguments, expressed in the inputs
@@ -360,6 +398,7 @@ func (w *walker) check(fi *funcInfo, ev *callEvent, p pending) {
 func (w *walker) addSummary(fi *funcInfo, ev *callEvent, p pending) {
 	fn := fi.fn.Start
 	if p.depth >= w.im.opts.MaxWrapperDepth {
+		w.im.stats.Truncated = true // the value comes from further up than the analysis follows
 		return
 	}
 	key := fmt.Sprintf("%x/%x/%s/%d", fn, p.inner, p.api.Name, len(p.chain))

@@ -2,6 +2,7 @@ package callsite
 
 import (
 	"encoding/binary"
+	"errors"
 	"sort"
 
 	"github.com/hvcicheck/hvcicheck/dataflow"
@@ -77,6 +78,8 @@ func newImage(f *peimage.File, dec ir.Decoder, opts Options) (*image, error) {
 	funcs, err := f.RuntimeFunctions()
 	if err != nil {
 		im.stats.Notes = append(im.stats.Notes, "exception directory unreadable: "+err.Error())
+		var le *peimage.LimitError
+		im.stats.Truncated = errors.As(err, &le)
 	}
 	im.funcs = funcs
 	im.pdataStart = make(map[uint32]bool, len(funcs))

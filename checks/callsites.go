@@ -27,7 +27,11 @@ func (fc *Facts) analyzeCalls() (*callsite.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return callsite.Analyze(fc.file, dec, callsite.Options{})
+	opts := fc.callOpts
+	if opts.Imports == nil {
+		opts.Imports, opts.ImportsErr = fc.Imports()
+	}
+	return callsite.Analyze(fc.file, dec, opts)
 }
 
 // decoderFor returns the front end for the image's machine.

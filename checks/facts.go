@@ -19,6 +19,7 @@ type Facts struct {
 	imports     []peimage.ImportedDLL
 	importsErr  error
 
+	callOpts  callsite.Options
 	callsOnce sync.Once
 	calls     *callsite.Report
 	callsErr  error
@@ -36,6 +37,12 @@ func (fc *Facts) Lines() *debuginfo.LineTable {
 
 // NewFacts returns the lazily computed facts of f.
 func NewFacts(f *peimage.File) *Facts { return &Facts{file: f} }
+
+// NewFactsWith returns the lazily computed facts of f, with the call-site
+// analysis bounded by opts.
+func NewFactsWith(f *peimage.File, opts callsite.Options) *Facts {
+	return &Facts{file: f, callOpts: opts}
+}
 
 // Imports returns the image's import descriptors (what could be read) and
 // the error that stopped reading them, if any.

@@ -1,6 +1,7 @@
 package peimage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -161,17 +162,24 @@ func (f *File) ReadCString(rva uint32) (string, error) {
 		return "", fmt.Errorf("string at RVA 0x%x is in no section", rva)
 	}
 	end := uint64(s.VirtualAddress) + uint64(max(s.VirtualSize, s.SizeOfRawData))
-	n := min(uint64(f.lim.MaxStringSize), end-uint64(rva))
-	b, err := f.readSectionRange(s, rva, int(n))
-	if err != nil {
-		return "", err
-	}
-	for i, c := range b {
-		if c == 0 {
+	limit := min(uint64(f.lim.MaxStringSize), end-uint64(rva))
+	// Names are short: read a little first, the rest only when needed.
+	for n := min(limit, 128); ; n = min(limit, n*8) {
+		b, err := f.readSectionRange(s, rva, int(n))
+		if err != nil {
+			return "", err
+		}
+		if i := bytes.IndexByte(b, 0); i >= 0 {
 			return string(b[:i]), nil
 		}
+		if n == limit {
+			break
+		}
 	}
-	return "", fmt.Errorf("string at RVA 0x%x has no terminator within %d bytes", rva, n)
+	if limit == uint64(f.lim.MaxStringSize) {
+		return "", &LimitError{What: fmt.Sprintf("length of the string at RVA 0x%x", rva), Limit: int64(limit)}
+	}
+	return "", fmt.Errorf("string at RVA 0x%x has no terminator within %d bytes", rva, limit)
 }
 
 // VAToRVA converts a virtual address (image base relative) to an RVA; ok is

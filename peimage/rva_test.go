@@ -103,7 +103,7 @@ func TestReadCString(t *testing.T) {
 	}{
 		{rva: 0x5000, err: "string at RVA 0x5000 has no terminator within 512 bytes"},
 		{rva: 0x51ff, err: "string at RVA 0x51ff has no terminator within 1 bytes"},
-		{rva: 0x5000, lim: peimage.Limits{MaxStringSize: 16}, err: "string at RVA 0x5000 has no terminator within 16 bytes"},
+		{rva: 0x5000, lim: peimage.Limits{MaxStringSize: 16}, err: "limit reached: length of the string at RVA 0x5000 exceeds 16"},
 		{rva: 0x7000, err: "string at RVA 0x7000 is in no section"},
 		{rva: 0x1180, want: ""}, // .text's zero-filled raw tail
 		{rva: 0x117e, want: "\xcc\xcc"},

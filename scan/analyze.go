@@ -144,7 +144,7 @@ func (s *Scanner) analyzeSync(name string, r io.ReaderAt, size int64, explicit b
 		res.LimitReached = isLimit(err)
 		return outcome{res: res}
 	}
-	facts := checks.NewFacts(f)
+	facts := checks.NewFactsWith(f, s.CallSite)
 	res.Kind = string(f.Classify(facts.ImportedDLLNames(), filepath.Base(name)))
 	res.Version = versionInfo(f)
 	snap.set(res)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hvcicheck/hvcicheck/callsite"
 	"github.com/hvcicheck/hvcicheck/checks"
 	"github.com/hvcicheck/hvcicheck/peimage"
 )
@@ -31,6 +32,9 @@ type Scanner struct {
 	// read: it is reported with an Error if it is a PE image, skipped like
 	// any other non-PE file in a folder walk otherwise.
 	Limits peimage.Limits
+	// CallSite bounds the call-site analysis of one image (zero fields take
+	// callsite's defaults).
+	CallSite callsite.Options
 	// PerFileTimeout bounds the time spent on one file; zero means
 	// DefaultPerFileTimeout, a negative value no limit.
 	PerFileTimeout time.Duration

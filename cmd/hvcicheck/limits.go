@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hvcicheck/hvcicheck/callsite"
 	"github.com/hvcicheck/hvcicheck/peimage"
 	"github.com/hvcicheck/hvcicheck/scan"
 )
@@ -27,6 +28,7 @@ func addLimitFlags(fs *flag.FlagSet, lf *limitFlags) {
 func (lf *limitFlags) apply(s *scan.Scanner) {
 	s.NoHash = lf.noHash
 	lf.limits.apply(&s.Limits)
+	lf.limits.applyCallSite(&s.CallSite)
 }
 
 // limitList is the value of --limit: the peimage.Limits set so far.
@@ -37,7 +39,8 @@ type limitList struct {
 // limitNames are the names --limit takes, each for a field of
 // peimage.Limits (see apply).
 func limitNames() []string {
-	return []string{"sections", "imports", "relocs", "pdata", "read", "string"}
+	return []string{"sections", "imports", "relocs", "pdata", "read", "string",
+		"functions", "insns", "blocks", "steps", "wrapper-depth"}
 }
 
 func (l *limitList) String() string {
@@ -92,6 +95,24 @@ func (l *limitList) apply(lim *peimage.Limits) {
 			lim.MaxReadBytes = n
 		case "string":
 			lim.MaxStringSize = int(n)
+		}
+	}
+}
+
+// applyCallSite copies the call-site analysis limits set into o.
+func (l *limitList) applyCallSite(o *callsite.Options) {
+	for name, n := range l.set {
+		switch name {
+		case "functions":
+			o.MaxFunctions = int(n)
+		case "insns":
+			o.Engine.MaxInsns = int(n)
+		case "blocks":
+			o.Engine.MaxBlocks = int(n)
+		case "steps":
+			o.Engine.MaxSteps = int(n)
+		case "wrapper-depth":
+			o.MaxWrapperDepth = int(n)
 		}
 	}
 }
