@@ -132,8 +132,19 @@ func (s *Scanner) analyzeSync(name string, r io.ReaderAt, size int64, explicit b
 		res.Machine = peimage.MachineName(f.Machine)
 		snap.set(res)
 	}
+	var facts *checks.Facts
+	if err == nil {
+		facts = checks.NewFactsWith(f, s.CallSite)
+		res.Kind = string(f.Classify(facts.ImportedDLLNames(), filepath.Base(name)))
+	}
 	if s.hashing() && size <= s.maxFileSize() {
-		if herr := hashInto(&res, r, size, f); herr != nil {
+		// Authenticode hashes are what driver blocklists match on: computed
+		// for kernel-mode images only (they double the cost of hashing).
+		auth := f
+		if res.Kind != string(peimage.KindKernelDriver) {
+			auth = nil
+		}
+		if herr := hashInto(&res, r, size, auth); herr != nil {
 			res.Error = herr.Error()
 			return outcome{res: res}
 		}
@@ -144,8 +155,6 @@ func (s *Scanner) analyzeSync(name string, r io.ReaderAt, size int64, explicit b
 		res.LimitReached = isLimit(err)
 		return outcome{res: res}
 	}
-	facts := checks.NewFactsWith(f, s.CallSite)
-	res.Kind = string(f.Classify(facts.ImportedDLLNames(), filepath.Base(name)))
 	res.Version = versionInfo(f)
 	snap.set(res)
 	s.runChecks(&res, facts)
