@@ -18,6 +18,7 @@ type Facts struct {
 	importsOnce sync.Once
 	imports     []peimage.ImportedDLL
 	importsErr  error
+	importsDone bool
 
 	callOpts  callsite.Options
 	callsOnce sync.Once
@@ -47,19 +48,31 @@ func NewFactsWith(f *peimage.File, opts callsite.Options) *Facts {
 // Imports returns the image's import descriptors (what could be read) and
 // the error that stopped reading them, if any.
 func (fc *Facts) Imports() ([]peimage.ImportedDLL, error) {
-	fc.importsOnce.Do(func() { fc.imports, fc.importsErr = fc.file.Imports() })
+	fc.importsOnce.Do(func() {
+		fc.imports, fc.importsErr = fc.file.Imports()
+		fc.importsDone = true
+	})
 	return fc.imports, fc.importsErr
 }
 
-// ImportedDLLNames returns the imported DLL names.
+// ImportedDLLNames returns the imported DLL names: from the imports where
+// they were read already, else from the import descriptors alone.
 func (fc *Facts) ImportedDLLNames() []string {
-	dlls, _ := fc.Imports()
-	names := make([]string, len(dlls))
-	for i, d := range dlls {
-		names[i] = d.Name
+	if fc.importsRead() {
+		dlls, _ := fc.Imports()
+		names := make([]string, len(dlls))
+		for i, d := range dlls {
+			names[i] = d.Name
+		}
+		return names
 	}
+	names, _ := fc.file.ImportedDLLNames()
 	return names
 }
+
+// importsRead reports whether Imports has been computed. Facts belong to
+// one image analysed by one goroutine, so the flag needs no lock.
+func (fc *Facts) importsRead() bool { return fc.importsDone }
 
 // File returns the image the facts are about.
 func (fc *Facts) File() *peimage.File { return fc.file }

@@ -66,6 +66,32 @@ func (f *File) Imports() ([]ImportedDLL, error) {
 	}
 }
 
+// ImportedDLLNames reads only the names of the imported DLLs (what image
+// classification needs), not their functions.
+func (f *File) ImportedDLLNames() ([]string, error) {
+	dir := f.Optional.DataDirectories[DirImport]
+	if dir.RVA == 0 {
+		return nil, nil
+	}
+	var names []string
+	for i := 0; i < f.lim.MaxImports; i++ {
+		d, err := f.ReadRVA(dir.RVA+uint32(20*i), 20)
+		if err != nil {
+			return names, fmt.Errorf("import descriptor %d: %w", i, err)
+		}
+		nameRVA := binary.LittleEndian.Uint32(d[12:])
+		if binary.LittleEndian.Uint32(d[0:]) == 0 && nameRVA == 0 && binary.LittleEndian.Uint32(d[16:]) == 0 {
+			return names, nil
+		}
+		name, err := f.ReadCString(nameRVA)
+		if err != nil {
+			return names, fmt.Errorf("import descriptor %d name: %w", i, err)
+		}
+		names = append(names, name)
+	}
+	return names, &LimitError{What: "import descriptors", Limit: int64(f.lim.MaxImports)}
+}
+
 // readThunks reads one DLL's lookup table (or its IAT where there is none)
 // and records each function with its IAT slot.
 func (f *File) readThunks(dll *ImportedDLL, total *int) error {
