@@ -517,3 +517,17 @@ func TestAnalyzeReadError(t *testing.T) {
 		t.Errorf("result %+v", r)
 	}
 }
+
+// TestExplicitFileAfterItsFolder: a file named on the command line is
+// reported as named even when a folder named before it holds it.
+func TestExplicitFileAfterItsFolder(t *testing.T) {
+	dir := writeFiles(t, map[string][]byte{"notpe.sys": []byte("hello")})
+	s := &Scanner{Analyzers: checks.All()}
+	got, sum := scanAll(t, s, dir, dir, filepath.Join(dir, "notpe.sys"))
+	if r := got["notpe.sys"]; !strings.HasPrefix(r.Error, "not a PE image") {
+		t.Errorf("notpe.sys: %+v; want the not-a-PE error", r)
+	}
+	if sum.NonPESkipped != 0 || sum.Errors != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+}

@@ -26,12 +26,24 @@ type walker struct {
 	progress *Progress
 }
 
+// walkRoots queues the files named among roots first, then walks the
+// folders: a file named explicitly is reported as named (a non-PE file is an
+// error) even when a folder given before it holds it too.
 func (w *walker) walkRoots(ctx context.Context, roots []string) {
+	var rest []string
 	for _, root := range roots {
+		root = filepath.Clean(root)
+		if fi, err := os.Stat(root); err == nil && fi.Mode().IsRegular() {
+			w.root(ctx, root)
+			continue
+		}
+		rest = append(rest, root)
+	}
+	for _, root := range rest {
 		if ctx.Err() != nil {
 			return
 		}
-		w.root(ctx, filepath.Clean(root))
+		w.root(ctx, root)
 	}
 }
 
