@@ -81,11 +81,13 @@ func newImage(f *peimage.File, dec ir.Decoder, opts Options) (*image, error) {
 		var le *peimage.LimitError
 		im.stats.Truncated = errors.As(err, &le)
 	}
-	im.funcs = funcs
-	im.pdataStart = make(map[uint32]bool, len(funcs))
-	for _, fn := range funcs {
-		im.starts[fn.Start] = true
-		im.pdataStart[fn.Start] = true
+	im.funcs = mergeFragments(funcs)
+	im.pdataStart = make(map[uint32]bool, len(im.funcs))
+	for _, fn := range im.funcs {
+		if fn.Primary == fn.Start {
+			im.starts[fn.Start] = true
+			im.pdataStart[fn.Start] = true
+		}
 	}
 	if ep := f.Optional.AddressOfEntryPoint; ep != 0 {
 		im.starts[ep] = true
@@ -207,4 +209,25 @@ func (im *image) funcAt(rva uint32) (dataflow.Func, bool) {
 		end = best + uint32(len(code))
 	}
 	return dataflow.Func{Start: best, End: end}, true
+}
+
+// mergeFragments joins the parts of a function that MSVC split into several
+// .pdata entries with chained unwind information: a fragment that starts
+// where its function's extent ends extends it. A fragment elsewhere stays an
+// entry of its own but is not a function start (its code is entered from
+// its function, never called).
+func mergeFragments(funcs []peimage.RuntimeFunction) []peimage.RuntimeFunction {
+	out := make([]peimage.RuntimeFunction, 0, len(funcs))
+	for _, fn := range funcs { // sorted by Start
+		if n := len(out); n > 0 && fn.Primary != fn.Start && out[n-1].Primary == fn.Primary && out[n-1].End == fn.Start {
+			out[n-1].End = fn.End
+			continue
+		}
+		if n := len(out); n > 0 && fn.Primary != fn.Start && out[n-1].Start == fn.Primary && out[n-1].End == fn.Start {
+			out[n-1].End = fn.End
+			continue
+		}
+		out = append(out, fn)
+	}
+	return out
 }

@@ -11,6 +11,10 @@ import (
 // the packed function length.
 type RuntimeFunction struct {
 	Start, End uint32
+	// Primary is, for an x64 entry whose unwind information is chained
+	// (UNW_FLAG_CHAININFO: a fragment of a function MSVC split into parts),
+	// the start of the function it belongs to; else Start.
+	Primary uint32
 }
 
 // RuntimeFunctions parses the exception directory (data directory 3) of an
@@ -55,12 +59,13 @@ func (f *File) runtimeFunction(p []byte) (RuntimeFunction, bool) {
 	start := binary.LittleEndian.Uint32(p)
 	if f.Machine == MachineAMD64 {
 		end := binary.LittleEndian.Uint32(p[4:])
-		return RuntimeFunction{Start: start, End: end}, start != 0 && end > start
+		primary := f.chainRoot(start, binary.LittleEndian.Uint32(p[8:]))
+		return RuntimeFunction{Start: start, End: end, Primary: primary}, start != 0 && end > start
 	}
 	word := binary.LittleEndian.Uint32(p[4:])
 	if word&3 != 0 { // packed unwind data: FunctionLength in bits 2..12, in 4-byte units
 		length := (word >> 2) & 0x7ff
-		return RuntimeFunction{Start: start, End: start + 4*length}, start != 0 && length != 0
+		return RuntimeFunction{Start: start, End: start + 4*length, Primary: start}, start != 0 && length != 0
 	}
 	// word is the RVA of an .xdata record; FunctionLength is its low 18 bits.
 	hdr, err := f.ReadU32(word)
@@ -68,5 +73,28 @@ func (f *File) runtimeFunction(p []byte) (RuntimeFunction, bool) {
 		return RuntimeFunction{}, false
 	}
 	length := hdr & 0x3ffff
-	return RuntimeFunction{Start: start, End: start + 4*length}, start != 0 && length != 0
+	return RuntimeFunction{Start: start, End: start + 4*length, Primary: start}, start != 0 && length != 0
+}
+
+// maxChain bounds the chained unwind records followed to a function's root.
+const maxChain = 8
+
+// chainRoot follows x64 chained unwind information from the entry at start
+// (whose UNWIND_INFO is at unwind) to the primary entry, and returns its
+// start. An unreadable record ends the chain where it is.
+func (f *File) chainRoot(start, unwind uint32) uint32 {
+	for i := 0; i < maxChain; i++ {
+		hdr, err := f.ReadRVA(unwind&^1, 4)
+		if err != nil || hdr[0]>>3&0x4 == 0 { // UNW_FLAG_CHAININFO
+			return start
+		}
+		codes := uint32(hdr[2]+1) &^ 1
+		parent, err := f.ReadRVA(unwind&^1+4+2*codes, 12)
+		if err != nil {
+			return start
+		}
+		start = binary.LittleEndian.Uint32(parent)
+		unwind = binary.LittleEndian.Uint32(parent[8:])
+	}
+	return start
 }

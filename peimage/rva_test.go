@@ -196,8 +196,8 @@ func TestRuntimeFunctions(t *testing.T) {
 		want []peimage.RuntimeFunction
 		err  string
 	}{
-		{name: "x64", im: x64, want: []peimage.RuntimeFunction{{Start: 0x1000, End: 0x1010}, {Start: 0x1020, End: 0x1030}}},
-		{name: "arm64", im: arm64, want: []peimage.RuntimeFunction{{Start: 0x1000, End: 0x1014}, {Start: 0x1100, End: 0x1200}}},
+		{name: "x64", im: x64, want: []peimage.RuntimeFunction{{Start: 0x1000, End: 0x1010, Primary: 0x1000}, {Start: 0x1020, End: 0x1030, Primary: 0x1020}}},
+		{name: "arm64", im: arm64, want: []peimage.RuntimeFunction{{Start: 0x1000, End: 0x1014, Primary: 0x1000}, {Start: 0x1100, End: 0x1200, Primary: 0x1100}}},
 		{name: "x86", im: pdataImage(pebuild.MachineI386, 0x1000, 0x1010, 0x5800)},
 		{name: "limit", im: x64, lim: peimage.Limits{MaxFunctions: 3}, err: "limit reached: exception directory entries 4 exceeds 3"},
 	}
