@@ -75,8 +75,10 @@ type Result struct {
 	// Undecodable counts paths that ended at bytes the front end could not
 	// decode.
 	Undecodable int
-	// Truncated is set when a limit stopped the analysis: values at the
-	// visited sites are still sound, but some code was not reached.
+	// Truncated is set when a limit stopped the analysis: some code was
+	// not reached, and the values at the visited sites may miss the paths
+	// through it (a block past MaxBlocks or MaxInsns that jumps back) or
+	// the later iterations of a loop (MaxSteps): they are not sound then.
 	Truncated bool
 	// IndirectJumps counts jumps whose target was not a constant (switch
 	// tables, computed tail calls); the code behind them was not followed.
@@ -213,29 +215,45 @@ func isSwitch(in ir.Insn) bool {
 // sweepOrphans finds the code of the function's extent that no direct
 // branch reaches (the cases of a switch, reached through a jump table) by a
 // linear sweep, and returns the roots of those regions.
+// The sweep ends where the code ends and after MaxSpan bytes: a damaged
+// .pdata entry may claim an extent of gigabytes.
 func (a *analysis) sweepOrphans(code map[uint32]*decoded, leaders map[uint32]bool) []uint32 {
 	var roots []uint32
-	for pc := a.fn.Start; pc < a.fn.End && a.res.Insns < a.lim.MaxInsns; {
-		if d, ok := code[pc]; ok {
-			pc = d.next
+	end := min(uint64(a.fn.End), uint64(a.fn.Start)+uint64(a.lim.MaxSpan))
+	pc := uint64(a.fn.Start)
+	for pc < end && a.res.Insns < a.lim.MaxInsns {
+		if d, ok := code[uint32(pc)]; ok {
+			pc = max(uint64(d.next), pc+1)
 			continue
 		}
-		bytes := a.env.Code(pc)
-		insns, n, err := a.dec.Lift(bytes, pc, nil)
+		bytes := a.env.Code(uint32(pc))
+		if len(bytes) == 0 {
+			break // past the end of the code
+		}
+		insns, n, err := a.dec.Lift(bytes, uint32(pc), nil)
 		if err != nil || n <= 0 || len(insns) == 0 {
 			pc++
 			continue
 		}
 		if k := insns[0].Kind; len(insns) == 1 && (k == ir.Nop || k == ir.Halt) {
-			pc += uint32(n) // padding
+			pc += uint64(n) // padding
 			continue
 		}
-		roots = append(roots, pc)
-		leaders[pc] = true
-		a.traverse(code, leaders, pc)
+		roots = append(roots, uint32(pc))
+		leaders[uint32(pc)] = true
+		a.traverse(code, leaders, uint32(pc))
+	}
+	if pc < end && a.res.Insns >= a.lim.MaxInsns {
+		a.res.Truncated = true // the budget ran out before the sweep's end
+	}
+	if pc >= end && end < uint64(a.fn.End) && len(a.env.Code(uint32(pc))) > 0 {
+		a.res.Truncated = true // code left beyond MaxSpan
 	}
 	return roots
 }
+
+// maxArena bounds the instructions allocated before any is decoded.
+const maxArena = 4096
 
 func (a *analysis) decodeAt(pc uint32) *decoded {
 	bytes := a.env.Code(pc)
@@ -246,10 +264,12 @@ func (a *analysis) decodeAt(pc uint32) *decoded {
 	// Lift appends to one arena for the whole function: one allocation
 	// amortised over many instructions instead of one per instruction.
 	if a.arena == nil {
-		// About one lifted instruction per 3 bytes of code.
+		// About one lifted instruction per 3 bytes of code, at most
+		// maxArena up front (append grows it): a damaged .pdata entry may
+		// claim gigabytes for a function of three instructions.
 		n := 256
 		if a.fn.End > a.fn.Start {
-			n = min(int(a.fn.End-a.fn.Start)/3+16, a.lim.MaxInsns)
+			n = min(int(a.fn.End-a.fn.Start)/3+16, a.lim.MaxInsns, maxArena)
 		}
 		a.arena = make([]ir.Insn, 0, n)
 	}
@@ -292,6 +312,10 @@ func (a *analysis) branchTargets(d *decoded) []uint32 {
 
 // formBlocks splits the decoded code into basic blocks. A switch dispatch
 // gets the orphan regions as successors: their state is the dispatch's.
+// The edges go through one empty block, the hub (the join of every
+// dispatch's state, passed on to every orphan region), so that n dispatches
+// and m regions cost n+m edges, not n*m (code where every case ends with an
+// indirect jump).
 func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool, orphans []uint32) {
 	starts := make([]uint32, 0, len(leaders))
 	for l := range leaders {
@@ -309,13 +333,22 @@ func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool,
 		index[s] = i
 		a.blocks = append(a.blocks, &block{start: s})
 	}
+	hub := &block{start: a.fn.Start}
+	for _, o := range orphans {
+		if i, ok := index[o]; ok {
+			hub.succs = append(hub.succs, i)
+		}
+	}
+	if len(hub.succs) > 0 {
+		a.blocks = append(a.blocks, hub) // last: it runs after the dispatches queued with it
+	}
 	// Every block's instructions go into one allocation.
 	total := 0
 	for _, d := range code {
 		total += len(d.insns)
 	}
 	flat := make([]ir.Insn, 0, total)
-	for _, b := range a.blocks {
+	for _, b := range a.blocks[:len(starts)] {
 		pc := b.start
 		first := len(flat)
 		for {
@@ -323,14 +356,13 @@ func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool,
 			flat = append(flat, d.insns...)
 			b.insns = flat[first:len(flat):len(flat)]
 			if d.ends || d.insns[len(d.insns)-1].Kind == ir.Branch {
-				targets := a.branchTargets(d)
-				if isSwitch(d.insns[len(d.insns)-1]) {
-					targets = append(targets, orphans...)
-				}
-				for _, t := range targets {
+				for _, t := range a.branchTargets(d) {
 					if i, ok := index[t]; ok {
 						b.succs = append(b.succs, i)
 					}
+				}
+				if isSwitch(d.insns[len(d.insns)-1]) && len(hub.succs) > 0 {
+					b.succs = append(b.succs, len(starts))
 				}
 				break
 			}

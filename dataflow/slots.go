@@ -56,6 +56,16 @@ func (c *cells) dropOverlaps(at int64, w uint8) {
 	*c = out
 }
 
+// forgetOverlaps makes unknown the cells other than the one at `at` that
+// overlap [at, at+w).
+func (c cells) forgetOverlaps(at int64, w uint8) {
+	for i := range c {
+		if x := &c[i]; x.at != at && x.at < at+int64(w) && at < x.at+int64(x.w) {
+			x.v = Unknown
+		}
+	}
+}
+
 // overlaps reports whether a cell other than the one at `at` overlaps
 // [at, at+w).
 func (c cells) overlaps(at int64, w uint8) bool {

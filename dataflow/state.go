@@ -94,16 +94,16 @@ func (s *State) LoadStack(off int64, w uint8) Value {
 	return Unknown
 }
 
-// StoreStack writes w bytes at entry-SP + off; slots it overlaps are lost.
+// StoreStack writes w bytes at entry-SP + off; the other slots it overlaps
+// become unknown (kept, not dropped: a dropped slot in the caller's argument
+// area would read as the argument again).
 func (s *State) StoreStack(off int64, w uint8, v Value) {
 	s.ownStack()
-	s.stack.dropOverlaps(off, w)
+	s.stack.forgetOverlaps(off, w)
 	if old, ok := s.stack.get(off); ok && old.w > w {
-		// A narrow write into a wider slot: the slot's other bytes survive but
-		// this engine keeps one value per slot, so the whole slot is lost.
-		i, _ := s.stack.find(off)
-		s.stack = append(s.stack[:i], s.stack[i+1:]...)
-		return
+		// A narrow write into a wider slot: the slot's other bytes survive.
+		m := lowMask(w)
+		v, w = Binary(ir.OpOr, Binary(ir.OpAnd, old.v, Const(^m)), Truncate(v, w)), old.w
 	}
 	s.stack.set(off, slot{v: Truncate(v, w), w: w})
 }
