@@ -156,15 +156,48 @@ func (s *State) join(o *State, widen bool) bool {
 	return s.joinMem(o, widen) || changed
 }
 
-// joinMem merges the remembered global stores; where one side has none, it
-// holds what the client says the global holds.
+// joinMem merges the remembered global stores. A global stored on one
+// path only is forgotten: a load then reads the client's view of the global,
+// which covers every value the image stores there (this store included), so
+// `if (version >= 6.2) g = NonPagedPoolNx; … use g` reads as g's values, not
+// as the join of 0x200 with an unresolved symbol.
 func (s *State) joinMem(o *State, widen bool) bool {
+	changed := false
+	for _, x := range s.mem {
+		if ol, ok := o.mem.get(x.at); !ok || ol.w != x.w {
+			changed = true
+		}
+	}
+	keep := func(at int64, w uint8) bool {
+		ol, ok := o.mem.get(at)
+		return ok && ol.w == w
+	}
+	if changed {
+		s.ownMem()
+		out := s.mem[:0]
+		for _, x := range s.mem {
+			if keep(x.at, x.w) {
+				out = append(out, x)
+			}
+		}
+		s.mem = out
+	}
 	view := func(at int64, w uint8) Value { return s.globalView(uint64(at), w) }
-	if !cellsChange(s.mem, o.mem, widen, view) {
-		return false
+	common := func(c cells) cells { // o's cells that s has too
+		var out cells
+		for _, x := range c {
+			if _, ok := s.mem.get(x.at); ok {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	oc := common(o.mem)
+	if !cellsChange(s.mem, oc, widen, view) {
+		return changed
 	}
 	s.ownMem()
-	return joinCells(&s.mem, o.mem, widen, view)
+	return joinCells(&s.mem, oc, widen, view) || changed
 }
 
 // cellsChange reports whether joinCells(&c, o, …) would change c.
