@@ -33,63 +33,56 @@ type ImportedFunction struct {
 // descriptors read before any error together with that error, so a damaged
 // late descriptor costs only itself.
 func (f *File) Imports() ([]ImportedDLL, error) {
-	dir := f.Optional.DataDirectories[DirImport]
-	if dir.RVA == 0 {
-		return nil, nil
-	}
 	var dlls []ImportedDLL
 	total := 0
-	for i := 0; ; i++ {
-		if i >= f.lim.MaxImports {
-			return dlls, &LimitError{What: "import descriptors", Limit: int64(f.lim.MaxImports)}
-		}
-		d, err := f.ReadRVA(dir.RVA+uint32(20*i), 20)
-		if err != nil {
-			return dlls, fmt.Errorf("import descriptor %d: %w", i, err)
-		}
-		ilt := binary.LittleEndian.Uint32(d[0:])
-		nameRVA := binary.LittleEndian.Uint32(d[12:])
-		iat := binary.LittleEndian.Uint32(d[16:])
-		if ilt == 0 && nameRVA == 0 && iat == 0 {
-			return dlls, nil
-		}
-		name, err := f.ReadCString(nameRVA)
-		if err != nil {
-			return dlls, fmt.Errorf("import descriptor %d name: %w", i, err)
-		}
+	err := f.eachDescriptor(func(name string, ilt, iat uint32) error {
 		dll := ImportedDLL{Name: name, FirstThunk: iat, OriginalFirstThunk: ilt}
-		err = f.readThunks(&dll, &total)
+		err := f.readThunks(&dll, &total)
 		dlls = append(dlls, dll)
-		if err != nil {
-			return dlls, err
-		}
-	}
+		return err
+	})
+	return dlls, err
 }
 
 // ImportedDLLNames reads only the names of the imported DLLs (what image
 // classification needs), not their functions.
 func (f *File) ImportedDLLNames() ([]string, error) {
+	var names []string
+	err := f.eachDescriptor(func(name string, _, _ uint32) error {
+		names = append(names, name)
+		return nil
+	})
+	return names, err
+}
+
+// eachDescriptor calls visit with each import descriptor's DLL name, lookup
+// table and IAT RVAs, until the all-zero terminator, an error, or the
+// MaxImports limit.
+func (f *File) eachDescriptor(visit func(name string, ilt, iat uint32) error) error {
 	dir := f.Optional.DataDirectories[DirImport]
 	if dir.RVA == 0 {
-		return nil, nil
+		return nil
 	}
-	var names []string
 	for i := 0; i < f.lim.MaxImports; i++ {
 		d, err := f.ReadRVA(dir.RVA+uint32(20*i), 20)
 		if err != nil {
-			return names, fmt.Errorf("import descriptor %d: %w", i, err)
+			return fmt.Errorf("import descriptor %d: %w", i, err)
 		}
+		ilt := binary.LittleEndian.Uint32(d[0:])
 		nameRVA := binary.LittleEndian.Uint32(d[12:])
-		if binary.LittleEndian.Uint32(d[0:]) == 0 && nameRVA == 0 && binary.LittleEndian.Uint32(d[16:]) == 0 {
-			return names, nil
+		iat := binary.LittleEndian.Uint32(d[16:])
+		if ilt == 0 && nameRVA == 0 && iat == 0 {
+			return nil
 		}
 		name, err := f.ReadCString(nameRVA)
 		if err != nil {
-			return names, fmt.Errorf("import descriptor %d name: %w", i, err)
+			return fmt.Errorf("import descriptor %d name: %w", i, err)
 		}
-		names = append(names, name)
+		if err := visit(name, ilt, iat); err != nil {
+			return err
+		}
 	}
-	return names, &LimitError{What: "import descriptors", Limit: int64(f.lim.MaxImports)}
+	return &LimitError{What: "import descriptors", Limit: int64(f.lim.MaxImports)}
 }
 
 // readThunks reads one DLL's lookup table (or its IAT where there is none)
