@@ -65,7 +65,8 @@ func (f *File) runtimeFunction(p []byte) (RuntimeFunction, bool) {
 	word := binary.LittleEndian.Uint32(p[4:])
 	if word&3 != 0 { // packed unwind data: FunctionLength in bits 2..12, in 4-byte units
 		length := (word >> 2) & 0x7ff
-		return RuntimeFunction{Start: start, End: start + 4*length, Primary: start}, start != 0 && length != 0
+		end := start + 4*length
+		return RuntimeFunction{Start: start, End: end, Primary: start}, start != 0 && length != 0 && end > start
 	}
 	// word is the RVA of an .xdata record; FunctionLength is its low 18 bits.
 	hdr, err := f.ReadU32(word)
@@ -73,7 +74,8 @@ func (f *File) runtimeFunction(p []byte) (RuntimeFunction, bool) {
 		return RuntimeFunction{}, false
 	}
 	length := hdr & 0x3ffff
-	return RuntimeFunction{Start: start, End: start + 4*length, Primary: start}, start != 0 && length != 0
+	end := start + 4*length // an entry whose end wraps past 4 GiB is dropped
+	return RuntimeFunction{Start: start, End: end, Primary: start}, start != 0 && length != 0 && end > start
 }
 
 // maxChain bounds the chained unwind records followed to a function's root.

@@ -188,7 +188,8 @@ func TestRuntimeFunctions(t *testing.T) {
 	arm64 := pdataImage(pebuild.MachineARM64,
 		0x1100, 0x5800, // .xdata: 0x40 words
 		0x1000, 5<<2|1, // packed: 5 words
-		0x1200, 0<<2|1) // packed, length 0
+		0x1200, 0<<2|1, // packed, length 0
+		0xfffffff0, 0x7ff<<2|1) // packed, its end wraps past 4 GiB
 	cases := []struct {
 		name string
 		im   *pebuild.Image
