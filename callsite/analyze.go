@@ -23,6 +23,10 @@ type Options struct {
 	// (nil: Analyze reads them), and ImportsErr what stopped that reading.
 	Imports    []peimage.ImportedDLL
 	ImportsErr error
+	// FullDataFlow runs the full data flow over every function, without
+	// the quick pass that judges calls from their blocks alone (quick.go):
+	// slower, with the same results.
+	FullDataFlow bool
 }
 
 func (o Options) withDefaults() Options {
@@ -66,6 +70,9 @@ type Unresolved struct {
 type Stats struct {
 	Functions    int // functions analysed
 	Instructions int // machine instructions decoded
+	// QuickFunctions counts the functions judged from their call blocks
+	// alone (the quick pass), without the full data flow.
+	QuickFunctions int
 	// Truncated is set when a limit stopped part of the analysis.
 	Truncated  bool
 	Unresolved []Unresolved
@@ -105,7 +112,8 @@ func Analyze(f *peimage.File, dec ir.Decoder, opts Options) (*Report, error) {
 	}
 	im.stats.Notes = append(stats.Notes, im.stats.Notes...)
 	im.stats.Truncated = im.stats.Truncated || stats.Truncated
-	w := &walker{im: im, summaries: map[uint32][]pending{}, seen: map[string]bool{}, processed: map[uint32]bool{}}
+	w := &walker{im: im, summaries: map[uint32][]pending{}, seen: map[string]bool{}, processed: map[uint32]bool{},
+		quickDone: map[uint32]bool{}, apiGlobals: map[uint32]bool{}}
 	seeds := w.seedFromImports(imports)
 	if len(seeds) == 0 {
 		return &Report{Stats: im.stats}, limitErr
@@ -156,6 +164,12 @@ type walker struct {
 	processed map[uint32]bool
 	queue     []uint32
 	findings  []Finding
+	// quickDone holds the functions the quick pass judged; apiGlobals the
+	// globals found to hold a checked API's address; sites the code
+	// addresses that may reference such an address (nil: not computed).
+	quickDone  map[uint32]bool
+	apiGlobals map[uint32]bool
+	sites      []uint32
 }
 
 // seedFromImports records every import's IAT slot and returns the functions
@@ -261,8 +275,11 @@ func (w *walker) run(seeds []uint32) {
 // process judges every call of one function (analysing it first, once).
 func (w *walker) process(fn uint32) {
 	im := w.im
-	fi := im.analyze(fn)
 	w.processed[fn] = true
+	if _, analysed := im.funcMemo[fn]; !analysed && w.quick(fn) {
+		return
+	}
+	fi := im.analyze(fn)
 	for i := range fi.calls {
 		ev := &fi.calls[i]
 		c := im.resolve(ev)
@@ -277,6 +294,7 @@ func (w *walker) process(fn uint32) {
 	}
 	for _, s := range fi.stores {
 		if w.holdsCheckedAPI(s.value) {
+			w.requeueReaders(s.rva)
 			w.enqueue(im.functionsAt(im.referrersDeep(s.rva)))
 		}
 	}

@@ -69,8 +69,7 @@ func (im *image) computeGlobal(rva uint32, w uint8) (dataflow.Value, bool) {
 			}
 			continue
 		}
-		fi := im.analyze(fn)
-		for _, s := range fi.stores {
+		for _, s := range im.storesOf(fn, rva, w) {
 			switch {
 			case s.rva == rva && s.width >= w:
 				stored = append(stored, dataflow.Truncate(im.concrete(s.value), w))

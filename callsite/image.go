@@ -44,10 +44,14 @@ type image struct {
 	symIndex map[symInfo]dataflow.Sym
 
 	refs    map[uint32][]uint32 // data RVA → code RVAs that may reference it
+	cells   map[uint32][]uint32 // image RVA → read-only pointer cells holding its address
 	calls   map[uint32][]uint32 // direct call/jmp target → sites
 	indexed bool
 
 	funcMemo   map[uint32]*funcInfo
+	storeMemo  map[uint32]*storeSet // the quick pass's stores (nil: use the full analysis)
+	reachMemo  map[uint32]*reached  // functions split for the quick passes (nil: not splittable)
+	codeMemo   map[uint32]codeTarget
 	globalMemo map[globalKey]*globalState
 	depth      int // nesting of global resolutions
 
@@ -60,7 +64,7 @@ func newImage(f *peimage.File, dec ir.Decoder, opts Options) (*image, error) {
 		f: f, dec: dec, arch: dec.Arch(), table: NewTable(), opts: opts,
 		base: f.Optional.ImageBase, size: f.Optional.SizeOfImage,
 		starts: map[uint32]bool{}, slotName: map[uint32]string{}, wdfTable: map[uint32]bool{},
-		symIndex: map[symInfo]dataflow.Sym{}, funcMemo: map[uint32]*funcInfo{},
+		symIndex: map[symInfo]dataflow.Sym{}, funcMemo: map[uint32]*funcInfo{}, storeMemo: map[uint32]*storeSet{}, reachMemo: map[uint32]*reached{}, codeMemo: map[uint32]codeTarget{},
 		globalMemo: map[globalKey]*globalState{}, budget: opts.MaxFunctions,
 	}
 	im.dec = im.armDecoder(dec)

@@ -57,6 +57,28 @@ func (im *image) resolveSym(s dataflow.Sym) callee {
 	return callee{}
 }
 
+// codeTarget is what a direct call of some code reaches when no register
+// values are known, and whether the code is a jump through a register (a
+// dispatch stub, whose target only the values at the call tell).
+type codeTarget struct {
+	callee
+	viaRegister bool
+}
+
+// codeCallee returns, once per address, what a direct call of rva reaches.
+func (im *image) codeCallee(rva uint32) codeTarget {
+	if c, ok := im.codeMemo[rva]; ok {
+		return c
+	}
+	c := codeTarget{callee: im.resolveCode(rva, nil, 0)}
+	if code := im.Code(rva); code != nil && !im.isARM64() {
+		insns, _, err := im.dec.Lift(code, rva, nil)
+		c.viaRegister = err == nil && len(insns) == 1 && insns[0].Kind == ir.Jump && insns[0].Target.Kind == ir.KReg
+	}
+	im.codeMemo[rva] = c
+	return c
+}
+
 // resolveCode looks at the first instruction of the code at rva: a thunk
 // (`jmp [slot]`), a jump stub (`jmp rel32`) or a CFG dispatch stub
 // (`jmp rax`) is followed; anything else is a function of the image.

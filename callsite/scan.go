@@ -208,11 +208,20 @@ func (im *image) functionsAt(sites []uint32) []uint32 {
 
 // pointerCells returns the RVAs of pointer-sized, aligned cells in the
 // image's read-only data that hold the address of rva: mingw's .refptr
-// indirections, through which code reaches an extern global.
+// indirections, through which code reaches an extern global. The cells are
+// indexed by the address they hold in one pass over the data, on first use.
 func (im *image) pointerCells(rva uint32) []uint32 {
+	if im.cells == nil {
+		im.cells = im.indexCells()
+	}
+	return im.cells[rva]
+}
+
+// indexCells maps every image address held by an aligned pointer-sized
+// cell of read-only data to the cells that hold it.
+func (im *image) indexCells() map[uint32][]uint32 {
+	out := map[uint32][]uint32{}
 	p := uint32(im.arch.PtrSize)
-	want := im.base + uint64(rva)
-	var out []uint32
 	for i := range im.f.Sections {
 		s := &im.f.Sections[i]
 		if s.Executable() || s.Writable() || s.Discardable() {
@@ -227,8 +236,9 @@ func (im *image) pointerCells(rva uint32) []uint32 {
 			if p == 8 {
 				v = binary.LittleEndian.Uint64(data[off:])
 			}
-			if v == want {
-				out = append(out, s.VirtualAddress+off)
+			if v >= im.base && v-im.base < uint64(im.size) {
+				t := uint32(v - im.base)
+				out[t] = append(out[t], s.VirtualAddress+off)
 			}
 		}
 	}

@@ -1,0 +1,306 @@
+package callsite
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/hvcicheck/hvcicheck/dataflow"
+	"github.com/hvcicheck/hvcicheck/ir"
+)
+
+// The quick pass. Most checked calls get their decisive arguments from
+// constants written in the call's own basic block (mov ecx, 200h; mov dword
+// ptr [rsp+28h], 4; movz w0, #0x200). Running that block alone from a state
+// that knows nothing (dataflow.Run) computes those constants exactly as the
+// full data flow does: they do not depend on the path to the block. So a
+// function whose every checked call is decided that way is judged from its
+// call blocks alone, with no fixpoint over its control flow and no replay.
+// Any call the blocks alone do not decide sends the whole function to the
+// full analysis (callsite.Analyze's results do not depend on the pass:
+// TestQuickPassAgrees):
+//
+//   - an argument computed before the block, in a caller (a wrapper) or
+//     through memory the block does not write;
+//   - a value with unknown bits, a select of which some value is executable
+//     but not all, an access mode that may or may not be KernelMode;
+//   - an indirect call whose target the block does not determine, in a
+//     function that loads a checked API's address (its IAT slot, a global
+//     holding one, the KMDF table) where a block alone may miss it: the
+//     load may sit in an earlier block;
+//   - an import's address kept past its block or stored;
+//   - a call of MmGetSystemRoutineAddress or WdfVersionBind, whose results
+//     the analysis follows;
+//   - a switch, no .pdata extent (32-bit x86), undecodable code.
+//
+// A function judged quickly that reads a global later found to hold a
+// checked API's address is judged again with the full data flow.
+
+// quick judges every call of the function at start from its call blocks
+// alone and reports whether that decided them all; on false nothing was
+// judged.
+func (w *walker) quick(start uint32) bool {
+	im := w.im
+	if im.opts.FullDataFlow {
+		return false
+	}
+	r := im.reached(start)
+	if r == nil {
+		return false
+	}
+	fi, loadsChecked, escaped := w.runCallBlocks(r)
+	if escaped {
+		return false
+	}
+	var todo []quickCheck
+	for i := range fi.calls {
+		ev := &fi.calls[i]
+		c := im.resolve(ev)
+		switch {
+		case c.api != nil:
+			todo = append(todo, quickCheck{ev, w.direct(ev, c.api)})
+		case c.function != 0:
+			for _, s := range w.summaries[c.function] {
+				todo = append(todo, quickCheck{ev, w.through(ev, s, c.function)})
+			}
+		case c.name != "":
+			if leadsToChecked(c.name) {
+				return false
+			}
+		case loadsChecked:
+			return false // the target may be a checked API loaded in an earlier block
+		}
+	}
+	for _, q := range todo {
+		if !w.decisive(q.p) {
+			return false
+		}
+	}
+	for _, q := range todo {
+		w.check(fi, q.ev, q.p)
+	}
+	im.stats.Functions++
+	im.stats.QuickFunctions++
+	w.quickDone[start] = true
+	return true
+}
+
+// quickCheck is one checked call (or wrapper call) the quick pass judges.
+type quickCheck struct {
+	ev *callEvent
+	p  pending
+}
+
+// runCallBlocks runs every block of r that holds a call, a tail jump or a
+// reference to a checked API's address, records the calls, and reports
+// whether r references such an address and whether one escapes its block
+// (stored, or left in a register at the block's end).
+func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped bool) {
+	im := w.im
+	fi = &funcInfo{fn: r.fn}
+	sited := r.blocksAt(w.checkedSites())
+	loadsChecked = len(sited) > 0
+	seeds := r.seeder(im)
+	for i := range r.blocks {
+		b := &r.blocks[i]
+		if (!w.blockCalls(r.code[b.lo:b.hi]) && !sited[int32(i)]) || (i != 0 && b.idom < 0) {
+			continue
+		}
+		st := dataflow.Run(r.code[b.lo:b.hi], im.arch, im, seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
+			switch {
+			case in.Kind == ir.Call && w.callMatters(in):
+				im.recordCall(fi, in, st, false)
+			case in.Kind == ir.Jump && im.isTailJump(fi.fn, in) && w.callMatters(in):
+				im.recordCall(fi, in, st, true)
+			case in.Kind == ir.Store && in.A.Kind != ir.KNone:
+				escaped = escaped || w.leadsToAPI(st.Eval(in.A, in.Width))
+			}
+		})
+		if !loadsChecked {
+			continue
+		}
+		for reg := 0; reg < im.arch.NumRegs; reg++ {
+			escaped = escaped || w.leadsToAPI(st.Reg(ir.Reg(reg)))
+		}
+	}
+	return fi, loadsChecked, escaped
+}
+
+// blockCalls reports whether block holds a call or tail jump that matters.
+func (w *walker) blockCalls(block []ir.Insn) bool {
+	for k := range block {
+		in := &block[k]
+		if (in.Kind == ir.Call || in.Kind == ir.Jump) && w.callMatters(in) {
+			return true
+		}
+	}
+	return false
+}
+
+// callMatters reports whether the call (or jump) in may reach a checked API
+// or a known wrapper, or goes where only the values at the call tell: a
+// target in a register or in memory other than an IAT slot, or a dispatch
+// stub (jmp rax). A call of an import that is not checked, or of a function
+// of the image that is no known wrapper, does not. (A plain jump inside the
+// function is no call: the caller decides that before.)
+func (w *walker) callMatters(in *ir.Insn) bool {
+	im := w.im
+	switch in.Target.Kind {
+	case ir.KImm:
+		c := im.codeCallee(uint32(in.Target.Imm))
+		switch {
+		case c.api != nil:
+			return true
+		case c.name != "":
+			return leadsToChecked(c.name)
+		case c.function != 0:
+			return len(w.summaries[c.function]) > 0 || im.codeCallee(c.function).viaRegister
+		}
+		return true
+	case ir.KMem:
+		if name, ok := im.slotName[uint32(in.Target.Mem.Disp)]; ok && in.Target.Mem.Global {
+			return leadsToChecked(name) || im.table.Lookup(name) != nil
+		}
+	}
+	return true
+}
+
+// blocksAt returns the blocks of r holding one of sites (sorted code
+// addresses of references: an instruction's address field, at most 15
+// bytes after its start).
+func (r *reached) blocksAt(sites []uint32) map[int32]bool {
+	var out map[int32]bool
+	i := sort.Search(len(sites), func(i int) bool { return sites[i] >= r.fn.Start })
+	for ; i < len(sites) && sites[i] < r.fn.End; i++ {
+		for pc := sites[i]; pc >= r.fn.Start && sites[i]-pc < 16; pc-- {
+			if k, ok := r.index(pc); ok {
+				if m := &r.insns[k]; sites[i] < m.next {
+					if out == nil {
+						out = map[int32]bool{}
+					}
+					out[m.block] = true
+				}
+				break
+			}
+			if pc == 0 {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// checkedSites returns, sorted, the code addresses that may reference the
+// address of a checked API (or of MmGetSystemRoutineAddress or
+// WdfVersionBind): their IAT slots, the KMDF table pointers, the globals
+// found to hold one, and the read-only cells pointing to those.
+func (w *walker) checkedSites() []uint32 {
+	if w.sites != nil {
+		return w.sites
+	}
+	im := w.im
+	var out []uint32
+	for slot, name := range im.slotName {
+		if leadsToChecked(name) || im.table.Lookup(name) != nil {
+			out = append(out, im.referrersDeep(slot)...)
+		}
+	}
+	for rva := range im.wdfTable {
+		out = append(out, im.referrersDeep(rva)...)
+	}
+	for rva := range w.apiGlobals {
+		out = append(out, im.referrersDeep(rva)...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	w.sites = append(out, 0)[:len(out)] // not nil: computed
+	return w.sites
+}
+
+// leadsToAPI reports whether v is (or points into) something through which
+// the analysis reaches a checked API: an API's address, the KMDF table or
+// one of its entries, or a global found to hold an API's address.
+func (w *walker) leadsToAPI(v dataflow.Value) bool {
+	s, _, _, ok := v.Symbol()
+	if !ok {
+		s, _, ok = v.Pointer()
+	}
+	if !ok {
+		return false
+	}
+	info, ok := w.im.symInfo(s)
+	if !ok {
+		return false
+	}
+	switch info.kind {
+	case symAPI:
+		return leadsToChecked(info.name) || w.im.table.Lookup(info.name) != nil
+	case symWDFTable, symWDFFunc:
+		return true
+	case symGlobal:
+		return w.apiGlobals[info.rva]
+	}
+	return false
+}
+
+// leadsToChecked reports whether name is an API whose result the analysis
+// follows to checked calls.
+func leadsToChecked(name string) bool {
+	return strings.EqualFold(name, "MmGetSystemRoutineAddress") || strings.EqualFold(name, "WdfVersionBind")
+}
+
+// decisive reports whether the quick pass's values for p decide its
+// verdict as the full data flow's would: a definite verdict from constants
+// (for a finding, with its value and tag), or no executable value at all.
+func (w *walker) decisive(p pending) bool {
+	im, a := w.im, p.api
+	if isInput(p.arg) || (a.ModeArg >= 0 && isInput(p.mode)) {
+		return false
+	}
+	tagKnown := func() bool {
+		if a.TagArg < 0 {
+			return true
+		}
+		_, ok := im.concrete(p.tag).Const()
+		return ok
+	}
+	if a.Rule == RuleAlways && a.ModeArg < 0 {
+		return tagKnown()
+	}
+	if a.ModeArg >= 0 {
+		may, definite := mayBeKernelMode(im.concrete(p.mode))
+		switch {
+		case !may:
+			return true
+		case !definite:
+			return false
+		case a.Rule == RuleAlways:
+			return tagKnown()
+		}
+	}
+	arg := im.concrete(p.arg)
+	v := judge(a.Rule, arg)
+	switch {
+	case v.unresolved:
+		return false
+	case !v.exec:
+		return true
+	}
+	_, consts := arg.Consts()
+	return consts && v.definite && tagKnown()
+}
+
+// requeueReaders sends the functions judged quickly that reference rva, a
+// global just found to hold a checked API's address, back to the queue for
+// the full analysis.
+func (w *walker) requeueReaders(rva uint32) {
+	if w.apiGlobals[rva] {
+		return
+	}
+	w.apiGlobals[rva] = true
+	w.sites = nil
+	for _, f := range w.im.functionsAt(w.im.referrersDeep(rva)) {
+		if w.quickDone[f] {
+			delete(w.quickDone, f)
+			w.processed[f] = false
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package callsite_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/hvcicheck/hvcicheck/callsite"
+	"github.com/hvcicheck/hvcicheck/peimage"
+)
+
+// TestQuickPassAgrees checks that the quick pass (calls judged from their
+// blocks alone, stores collected from theirs) changes nothing but what it
+// can resolve better: on every call-site fixture and every image of the
+// shared corpus (when present), Analyze gives the same findings with and
+// without it, except at calls the full data flow leaves unresolved (a stack
+// argument stored in the call's block of a frame whose size the full
+// analysis lost after __chkstk), and no call is unresolved with it that is
+// resolved without.
+func TestQuickPassAgrees(t *testing.T) {
+	paths := fixtureFiles(t)
+	for _, dir := range []string{"byovd", "wine-x64", "efi"} {
+		more, _ := filepath.Glob(filepath.Join("..", "..", "shared", "corpus", dir, "*"))
+		paths = append(paths, more...)
+	}
+	quickJudged := 0
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := peimage.Parse(bytes.NewReader(data), int64(len(data)), peimage.Limits{})
+		if err != nil {
+			continue
+		}
+		dec := decoderFor(f)
+		if dec == nil {
+			continue
+		}
+		full, errFull := callsite.Analyze(f, dec, callsite.Options{FullDataFlow: true})
+		quick, errQuick := callsite.Analyze(f, dec, callsite.Options{})
+		if fmt.Sprint(errFull) != fmt.Sprint(errQuick) {
+			t.Errorf("%s: error %v with the quick pass, %v without", p, errQuick, errFull)
+			continue
+		}
+		if errFull != nil {
+			continue
+		}
+		unres := unresolvedSites(full)
+		if got, want := findingsExcept(quick.Findings, unres), full.Findings; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: findings differ\nfull:  %s\nquick: %s", p, describe(want), describe(got))
+		}
+		for site := range unresolvedSites(quick) {
+			if !unres[site] {
+				t.Errorf("%s: %x unresolved with the quick pass only", p, site)
+			}
+		}
+		quickJudged += quick.Stats.QuickFunctions
+	}
+	if quickJudged == 0 {
+		t.Error("the quick pass judged no function")
+	}
+}
+
+func describe(fs []callsite.Finding) string {
+	var b bytes.Buffer
+	for _, f := range fs {
+		v := "-"
+		if f.Value != nil {
+			v = fmt.Sprintf("%#x", *f.Value)
+		}
+		fmt.Fprintf(&b, "\n  %x %s %s %s %s %v", f.Site, f.API, v, f.Tag, f.Certainty, f.Path)
+	}
+	return b.String()
+}
+
+// unresolvedSites returns the sites of r's unresolved calls.
+func unresolvedSites(r *callsite.Report) map[uint32]bool {
+	out := map[uint32]bool{}
+	for _, u := range r.Stats.Unresolved {
+		out[u.Site] = true
+	}
+	return out
+}
+
+// findingsExcept returns fs without the findings at sites.
+func findingsExcept(fs []callsite.Finding, sites map[uint32]bool) []callsite.Finding {
+	var out []callsite.Finding
+	for _, f := range fs {
+		if !sites[f.Site] {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,38 @@
+package dataflow
+
+import "github.com/hvcicheck/hvcicheck/ir"
+
+// runFrame is the stack offset a Run starts at: far below any frame a
+// function sets up, so that no slot a run reads lies in the argument area
+// and reads as an Input.
+const runFrame = -1 << 40
+
+// Run applies the transfer functions to insns, a straight run of lifted
+// instructions that control enters only at the first (a basic block), from
+// a state that knows nothing of what ran before: every register is unknown,
+// the stack pointer points into a frame of the run's own, no stack slot and
+// no global has been written, except that registers take the values of
+// entry (indexed by register; nil, shorter or Unknown: nothing known; the
+// stack pointer's is ignored), which the caller knows hold on every path to
+// the run. A value Run computes is therefore one the instructions (and
+// entry) determine whatever the path to them: the same the full analysis
+// finds, where it is a constant. visit, when not nil, is called before each
+// instruction with the state just before it; it must not retain st. Run
+// returns the state after the last instruction.
+func Run(insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, visit Visitor) *State {
+	a := &analysis{arch: arch, env: env}
+	n := arch.NumRegs
+	if n <= 0 || n > ir.MaxRegs {
+		n = ir.MaxRegs
+	}
+	st := &State{arch: arch, env: env, regs: make([]Value, n)}
+	copy(st.regs, entry)
+	st.SetReg(arch.SP, StackAddr(runFrame))
+	for k := range insns {
+		if visit != nil {
+			visit(&insns[k], st)
+		}
+		a.step(st, insns, k)
+	}
+	return st
+}
