@@ -438,8 +438,15 @@ func (w *walker) addSummary(fi *funcInfo, ev *callEvent, p pending) {
 	w.enqueue(callers)
 }
 
-// reprocess judges again the calls of caller that reach wrapper.
+// reprocess judges again the calls of caller that reach wrapper: by the
+// quick pass again where it judged caller before.
 func (w *walker) reprocess(caller, wrapper uint32) {
+	if w.quickDone[caller] {
+		if w.quick(caller) {
+			return
+		}
+		delete(w.quickDone, caller)
+	}
 	fi := w.im.analyze(caller)
 	for i := range fi.calls {
 		ev := &fi.calls[i]

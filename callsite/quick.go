@@ -78,9 +78,11 @@ func (w *walker) quick(start uint32) bool {
 	for _, q := range todo {
 		w.check(fi, q.ev, q.p)
 	}
-	im.stats.Functions++
-	im.stats.QuickFunctions++
-	w.quickDone[start] = true
+	if !w.quickDone[start] {
+		im.stats.Functions++
+		im.stats.QuickFunctions++
+		w.quickDone[start] = true
+	}
 	return true
 }
 
@@ -102,10 +104,10 @@ func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped 
 	seeds := r.seeder(im)
 	for i := range r.blocks {
 		b := &r.blocks[i]
-		if (!w.blockCalls(r.code[b.lo:b.hi]) && !sited[int32(i)]) || (i != 0 && b.idom < 0) {
+		if (!w.blockCalls(r.lifted[b.lo:b.hi]) && !sited[int32(i)]) || (i != 0 && b.idom < 0) {
 			continue
 		}
-		st := dataflow.Run(r.code[b.lo:b.hi], im.arch, im, seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
+		st := dataflow.Run(r.lifted[b.lo:b.hi], im.arch, im, seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
 			switch {
 			case in.Kind == ir.Call && w.callMatters(in):
 				im.recordCall(fi, in, st, false)
@@ -166,27 +168,33 @@ func (w *walker) callMatters(in *ir.Insn) bool {
 
 // blocksAt returns the blocks of r holding one of sites (sorted code
 // addresses of references: an instruction's address field, at most 15
-// bytes after its start).
+// bytes after its start), but for calls and jumps through the referenced
+// slot itself: such a reference is its own call.
 func (r *reached) blocksAt(sites []uint32) map[int32]bool {
 	var out map[int32]bool
 	i := sort.Search(len(sites), func(i int) bool { return sites[i] >= r.fn.Start })
 	for ; i < len(sites) && sites[i] < r.fn.End; i++ {
-		for pc := sites[i]; pc >= r.fn.Start && sites[i]-pc < 16; pc-- {
-			if k, ok := r.index(pc); ok {
-				if m := &r.insns[k]; sites[i] < m.next {
-					if out == nil {
-						out = map[int32]bool{}
-					}
-					out[m.block] = true
-				}
-				break
-			}
-			if pc == 0 {
-				break
-			}
+		k, ok := r.holding(sites[i])
+		if !ok {
+			continue
 		}
+		m := &r.insns[k]
+		last := &r.lifted[m.hi-1]
+		if (last.Kind == ir.Call || last.Kind == ir.Jump) && last.Target.Kind == ir.KMem && last.Target.Mem.Global {
+			continue
+		}
+		if out == nil {
+			out = map[int32]bool{}
+		}
+		out[m.block] = true
 	}
 	return out
+}
+
+// holding returns the machine instruction whose bytes hold address a.
+func (r *reached) holding(a uint32) (int, bool) {
+	k := sort.Search(len(r.insns), func(k int) bool { return r.insns[k].next > a })
+	return k, k < len(r.insns) && r.insns[k].pc <= a
 }
 
 // checkedSites returns, sorted, the code addresses that may reference the
@@ -253,7 +261,9 @@ func leadsToChecked(name string) bool {
 func (w *walker) decisive(p pending) bool {
 	im, a := w.im, p.api
 	if isInput(p.arg) || (a.ModeArg >= 0 && isInput(p.mode)) {
-		return false
+		// check records a wrapper summary of these values: they must be
+		// the full analysis's.
+		return exactValue(p.arg) && (a.ModeArg < 0 || exactValue(p.mode)) && (a.TagArg < 0 || exactValue(p.tag))
 	}
 	tagKnown := func() bool {
 		if a.TagArg < 0 {

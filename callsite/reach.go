@@ -1,6 +1,8 @@
 package callsite
 
 import (
+	"sort"
+
 	"github.com/hvcicheck/hvcicheck/dataflow"
 	"github.com/hvcicheck/hvcicheck/ir"
 )
@@ -31,19 +33,18 @@ type reached struct {
 	fn     dataflow.Func
 	lifted []ir.Insn
 	insns  []machineInsn
-	// at maps each byte of the extent to 1 + the index of the machine
-	// instruction starting there; -1 marks the other bytes of one.
+	// at maps, while decoding, each byte of the extent to 1 + the index of
+	// the machine instruction starting there; -1 marks the other bytes of
+	// one.
 	at []int32
-	// blocks are the basic blocks in address order (after split); code
-	// holds their lifted instructions, block after block.
+	// blocks are the basic blocks in address order.
 	blocks []rblock
-	code   []ir.Insn
 	seeds  *seeder
 }
 
 // rblock is a basic block of a reached function.
 type rblock struct {
-	lo, hi int    // its lifted instructions: reached.code[lo:hi]
+	lo, hi int    // its lifted instructions: reached.lifted[lo:hi]
 	next   uint32 // the address after its last instruction
 	succs  []int32
 	preds  []int32
@@ -79,7 +80,11 @@ func (im *image) reach(fn dataflow.Func) *reached {
 		return nil
 	}
 	span := fn.End - fn.Start
-	r := &reached{fn: fn, at: make([]int32, span), lifted: make([]ir.Insn, 0, min(span/3+16, 4096))}
+	if uint32(len(im.atScratch)) < span {
+		im.atScratch = make([]int32, span)
+	}
+	r := &reached{fn: fn, at: im.atScratch[:span], lifted: make([]ir.Insn, 0, min(span/3+16, 4096))}
+	defer func() { clear(im.atScratch[:span]) }() // the scratch is the next function's
 	leaders := []uint32{fn.Start}
 	for todo := []uint32{fn.Start}; len(todo) > 0; {
 		pc := todo[len(todo)-1]
@@ -123,8 +128,9 @@ func (im *image) reach(fn dataflow.Func) *reached {
 		}
 	}
 	im.stats.Instructions += len(r.insns)
+	sort.Slice(r.insns, func(i, j int) bool { return r.insns[i].pc < r.insns[j].pc })
+	r.at = nil // indices into the unsorted instructions
 	r.split()
-	r.lifted = nil // the blocks hold their copy
 	return r
 }
 
@@ -140,35 +146,56 @@ func (im *image) mark(fn dataflow.Func, in *ir.Insn) uint8 {
 	return m
 }
 
-// split forms the basic blocks of r, their edges and dominators.
+// split forms the basic blocks of r (machine instructions sorted by
+// address), their edges and dominators. A block's lifted instructions are a
+// range of r.lifted: where decoding order left them apart, a copy is
+// appended.
 func (r *reached) split() {
 	var prev *machineInsn
-	for pc := r.fn.Start; pc < r.fn.End; pc++ {
-		i, ok := r.index(pc)
-		if !ok {
-			continue
-		}
+	var first int // the block's first machine instruction
+	for i := range r.insns {
 		m := &r.insns[i]
 		if m.leader || prev == nil || prev.next != m.pc || endsBlock(r.lifted[prev.hi-1].Kind) {
-			r.blocks = append(r.blocks, rblock{lo: len(r.code), idom: -1})
+			r.closeBlock(first, i)
+			r.blocks = append(r.blocks, rblock{idom: -1})
+			first = i
 		}
 		b := &r.blocks[len(r.blocks)-1]
 		m.block = int32(len(r.blocks) - 1)
-		r.code = append(r.code, r.lifted[m.lo:m.hi]...)
-		b.hi, b.next, b.marks = len(r.code), m.next, b.marks|m.marks
+		b.next, b.marks = m.next, b.marks|m.marks
 		prev = m
-		pc = m.next - 1
 	}
+	r.closeBlock(first, len(r.insns))
 	for i := range r.blocks {
 		r.link(i)
 	}
 	r.dominators()
 }
 
+// closeBlock sets the range of the last block, made of r.insns[first:end].
+func (r *reached) closeBlock(first, end int) {
+	if len(r.blocks) == 0 || first >= end {
+		return
+	}
+	b := &r.blocks[len(r.blocks)-1]
+	ms := r.insns[first:end]
+	for k := 1; k < len(ms); k++ {
+		if ms[k].lo != ms[k-1].hi {
+			b.lo = len(r.lifted)
+			for _, m := range ms {
+				r.lifted = append(r.lifted, r.lifted[m.lo:m.hi]...)
+			}
+			b.hi = len(r.lifted)
+			return
+		}
+	}
+	b.lo, b.hi = int(ms[0].lo), int(ms[len(ms)-1].hi)
+}
+
 // link sets the successors of block i.
 func (r *reached) link(i int) {
 	b := &r.blocks[i]
-	last := &r.code[b.hi-1]
+	last := &r.lifted[b.hi-1]
 	to := func(pc uint32) {
 		if k, ok := r.index(pc); ok {
 			j := r.insns[k].block
@@ -272,17 +299,27 @@ func (r *reached) dominates(d, b int32) bool {
 }
 
 // seeder computes, for a block, the registers whose value is known at its
-// start whatever the path to it: a register written in only one block from
-// where control can reach another (a write in a block that leaves the
-// function, such as an epilogue's restore, reaches nothing), that block
-// strictly dominating this one, and the write's value a constant when that
-// block runs from its own seeds. Every path to the block passes through the
-// writing block, and no other write reaches past it: compilers keep a zero
-// or a constant in a callee-saved register that way (xor ebx, ebx;
-// mov r15d, 1; lea r14d, [rbx+1]).
+// start whatever the path to it. A write in a block that leaves the
+// function (an epilogue's restore) reaches no other block; of the other
+// writes:
+//
+//   - a register no other block writes holds its value at the function's
+//     entry (an argument's Input symbol, for a wrapper's parameter);
+//   - a register written in one block only, that block strictly dominating
+//     this one, holds the value it has at the end of that block, run from
+//     its own seeds: every path passes through the write and no other
+//     write reaches past it. Compilers keep a zero or a constant in a
+//     callee-saved register that way (xor ebx, ebx; mov r15d, 1;
+//     lea r14d, [rbx+1]), or a parameter (mov ebx, ecx);
+//   - the first block, when nothing jumps back to it, starts from the
+//     function's entry state.
+//
+// Only values the full analysis computes the same (constants, symbols) are
+// kept.
 type seeder struct {
 	r     *reached
 	im    *image
+	entry []dataflow.Value // the function's entry registers
 	defs  [ir.MaxRegs]int
 	where [ir.MaxRegs]int32 // the writing block of a register written once
 	exits map[int32][]dataflow.Value
@@ -292,7 +329,7 @@ func (r *reached) seeder(im *image) *seeder {
 	if r.seeds != nil {
 		return r.seeds
 	}
-	s := &seeder{r: r, im: im, exits: map[int32][]dataflow.Value{}}
+	s := &seeder{r: r, im: im, entry: dataflow.EntryRegs(im.arch), exits: map[int32][]dataflow.Value{}}
 	r.seeds = s
 	for i := range r.blocks {
 		b := &r.blocks[i]
@@ -300,7 +337,7 @@ func (r *reached) seeder(im *image) *seeder {
 			continue
 		}
 		for k := b.lo; k < b.hi; k++ {
-			countDefs(im.arch, &r.code[k], &s.defs, &s.where, int32(i))
+			countDefs(im.arch, &r.lifted[k], &s.defs, &s.where, int32(i))
 		}
 	}
 	return s
@@ -308,14 +345,24 @@ func (r *reached) seeder(im *image) *seeder {
 
 // seeds returns the known register values at block b's start (nil: none).
 func (s *seeder) seeds(b int32) []dataflow.Value {
+	if b == 0 && len(s.r.blocks[0].preds) == 0 {
+		return s.entry
+	}
 	var out []dataflow.Value
 	for reg := 0; reg < s.im.arch.NumRegs && reg < ir.MaxRegs; reg++ {
+		var v dataflow.Value
 		d := s.where[reg]
-		if s.defs[reg] != 1 || d == b || ir.Reg(reg) == s.im.arch.SP || !s.r.dominates(d, b) {
+		switch {
+		case ir.Reg(reg) == s.im.arch.SP:
+			continue
+		case s.defs[reg] == 0 && reg < len(s.entry):
+			v = s.entry[reg]
+		case s.defs[reg] == 1 && d != b && s.r.dominates(d, b):
+			v = s.exit(d)[reg]
+		default:
 			continue
 		}
-		v := s.exit(d)[reg]
-		if _, ok := v.Consts(); !ok {
+		if v.IsUnknown() || !exactValue(v) {
 			continue
 		}
 		if out == nil {
@@ -333,7 +380,7 @@ func (s *seeder) exit(d int32) []dataflow.Value {
 	}
 	s.exits[d] = nil // a cycle cannot happen (dominance is a tree); be safe
 	b := &s.r.blocks[d]
-	st := dataflow.Run(s.r.code[b.lo:b.hi], s.im.arch, s.im, s.seeds(d), nil)
+	st := dataflow.Run(s.r.lifted[b.lo:b.hi], s.im.arch, s.im, s.seeds(d), nil)
 	v := st.Regs()
 	s.exits[d] = v
 	return v
@@ -398,11 +445,16 @@ func (r *reached) target(in *ir.Insn) (uint32, bool) {
 	return t, t >= r.fn.Start && t < r.fn.End
 }
 
-// index returns the machine instruction starting at pc.
+// index returns the machine instruction starting at pc: while decoding,
+// from r.at; after, by binary search of the sorted instructions.
 func (r *reached) index(pc uint32) (int, bool) {
 	if pc < r.fn.Start || pc >= r.fn.End {
 		return 0, false
 	}
-	at := r.at[pc-r.fn.Start]
-	return int(at) - 1, at > 0
+	if r.at != nil {
+		at := r.at[pc-r.fn.Start]
+		return int(at) - 1, at > 0
+	}
+	i := sort.Search(len(r.insns), func(i int) bool { return r.insns[i].pc >= pc })
+	return i, i < len(r.insns) && r.insns[i].pc == pc
 }

@@ -12,9 +12,10 @@ const runFrame = -1 << 40
 // a state that knows nothing of what ran before: every register is unknown,
 // the stack pointer points into a frame of the run's own, no stack slot and
 // no global has been written, except that registers take the values of
-// entry (indexed by register; nil, shorter or Unknown: nothing known; the
-// stack pointer's is ignored), which the caller knows hold on every path to
-// the run. A value Run computes is therefore one the instructions (and
+// entry (indexed by register; nil, shorter or Unknown: nothing known),
+// which the caller knows hold on every path to the run. A stack address in
+// entry for the stack pointer makes the run's frame the function's (see
+// EntryRegs: for the function's first block). A value Run computes is therefore one the instructions (and
 // entry) determine whatever the path to them: the same the full analysis
 // finds, where it is a constant. visit, when not nil, is called before each
 // instruction with the state just before it; it must not retain st. Run
@@ -27,7 +28,9 @@ func Run(insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, visit Visitor) 
 	}
 	st := &State{arch: arch, env: env, regs: make([]Value, n)}
 	copy(st.regs, entry)
-	st.SetReg(arch.SP, StackAddr(runFrame))
+	if _, ok := st.Reg(arch.SP).Stack(); !ok {
+		st.SetReg(arch.SP, StackAddr(runFrame))
+	}
 	for k := range insns {
 		if visit != nil {
 			visit(&insns[k], st)
@@ -36,3 +39,9 @@ func Run(insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, visit Visitor) 
 	}
 	return st
 }
+
+// EntryRegs returns the registers' values at a function's entry, where the
+// full analysis starts: the argument registers and ir.Arch.RegInputs as
+// their Input symbols, the stack pointer at offset 0 (so that the caller's
+// argument slots read as Inputs), the others unknown.
+func EntryRegs(arch *ir.Arch) []Value { return newEntryState(arch).regs }
