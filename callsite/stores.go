@@ -37,11 +37,27 @@ func (im *image) storesOf(fn uint32, rva uint32, w uint8) []storeEvent {
 type storeSet struct {
 	stores []storeEvent
 	vague  []bool // the value may be less precise than the full analysis's
+	// escaped holds the globals whose address a block leaves where the
+	// quick pass does not follow it (stored, or in a register written
+	// more than once): a later block may store through it.
+	escaped []uint32
 }
+
+// The bytes around an escaped address that a store through it may reach:
+// a structure's fields, written through a pointer to its start.
+const (
+	escapeBefore = 256
+	escapeAfter  = 4096
+)
 
 // exactFor reports whether every store overlapping [rva, rva+w) has the
 // value the full analysis would give it.
 func (q *storeSet) exactFor(rva uint32, w uint8) bool {
+	for _, e := range q.escaped {
+		if uint64(rva)+uint64(w)+escapeBefore > uint64(e) && uint64(rva) < uint64(e)+escapeAfter {
+			return false
+		}
+	}
 	for i, s := range q.stores {
 		if q.vague[i] && s.rva < rva+uint32(w) && rva < s.rva+uint32(s.width) {
 			return false
@@ -51,10 +67,12 @@ func (q *storeSet) exactFor(rva uint32, w uint8) bool {
 }
 
 // quickStores collects fn's stores to image memory from the blocks that
-// store to a global or compute a global's address, or returns nil when an
-// address computed in one block may be used in another (kept in a register
-// or stored) or fn is no function the quick pass can split (x64 only: an
-// ARM64 address takes an adrp in one block and a store in another).
+// store to a global or compute a global's address. A global's address left
+// at a block's end in a register that block alone writes reaches exactly
+// the blocks it dominates (seeder), so the blocks that store through that
+// register run too; an address left anywhere else is noted (escaped). It
+// returns nil when fn is no function the quick pass can split (x64 only:
+// an ARM64 address takes an adrp in one block and a store in another).
 func (im *image) quickStores(start uint32) *storeSet {
 	if im.arch.PtrSize != 8 || im.isARM64() {
 		return nil
@@ -63,38 +81,106 @@ func (im *image) quickStores(start uint32) *storeSet {
 	if r == nil {
 		return nil
 	}
-	seeds := r.seeder(im)
-	q := &storeSet{}
-	escaped := false
+	c := &storeCollector{im: im, r: r, seeds: r.seeder(im), q: &storeSet{}, ran: make([]bool, len(r.blocks))}
 	for i := range r.blocks {
-		b := &r.blocks[i]
-		if b.marks&markStore == 0 || (i != 0 && b.idom < 0) {
+		if r.blocks[i].marks&markStore != 0 {
+			c.run(int32(i))
+		}
+	}
+	if c.bases != 0 {
+		for i := range r.blocks {
+			if !c.ran[i] && c.storesThrough(int32(i)) {
+				c.run(int32(i))
+			}
+		}
+	}
+	return c.q
+}
+
+// storeCollector runs the blocks of one function for quickStores.
+type storeCollector struct {
+	im    *image
+	r     *reached
+	seeds *seeder
+	q     *storeSet
+	ran   []bool
+	bases uint64 // registers holding a global's address that later blocks may store through
+}
+
+// run runs block i, recording its stores and the addresses it leaves.
+func (c *storeCollector) run(i int32) {
+	im, b := c.im, &c.r.blocks[i]
+	c.ran[i] = true
+	if i != 0 && b.idom < 0 {
+		return
+	}
+	st := dataflow.Run(c.r.lifted[b.lo:b.hi], im.arch, im, c.seeds.seeds(i), func(in *ir.Insn, st *dataflow.State) {
+		if in.Kind != ir.Store {
+			return
+		}
+		v := dataflow.Unknown
+		if in.A.Kind != ir.KNone {
+			v = st.Eval(in.A, in.Width)
+		}
+		c.q.escape(im, v)
+		a, ok := st.Addr(in.Mem).Const()
+		if !ok || a < im.base || a-im.base >= uint64(im.size) {
+			return
+		}
+		c.q.stores = append(c.q.stores, storeEvent{rva: uint32(a - im.base), width: in.Width, value: v})
+		c.q.vague = append(c.q.vague, !exactValue(v))
+	})
+	for reg := 0; reg < im.arch.NumRegs && reg < 64 && !b.leaves; reg++ {
+		v := st.Reg(ir.Reg(reg))
+		if c.q.globalAddress(im, v) == nil {
 			continue
 		}
-		st := dataflow.Run(r.code[b.lo:b.hi], im.arch, im, seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
-			if in.Kind != ir.Store {
-				return
+		if c.seeds.defs[reg] == 1 && c.seeds.where[reg] == i {
+			c.bases |= 1 << reg
+			continue
+		}
+		c.q.escape(im, v)
+	}
+}
+
+// storesThrough reports whether block i stores through a register of
+// c.bases.
+func (c *storeCollector) storesThrough(i int32) bool {
+	b := &c.r.blocks[i]
+	for k := b.lo; k < b.hi; k++ {
+		in := &c.r.lifted[k]
+		if in.Kind != ir.Store || in.Mem.Global {
+			continue
+		}
+		for _, reg := range []ir.Reg{in.Mem.Base, in.Mem.Index} {
+			if reg < 64 && c.bases&(1<<reg) != 0 {
+				return true
 			}
-			v := dataflow.Unknown
-			if in.A.Kind != ir.KNone {
-				v = st.Eval(in.A, in.Width)
-			}
-			escaped = escaped || im.imageAddress(v)
-			c, ok := st.Addr(in.Mem).Const()
-			if !ok || c < im.base || c-im.base >= uint64(im.size) {
-				return
-			}
-			q.stores = append(q.stores, storeEvent{rva: uint32(c - im.base), width: in.Width, value: v})
-			q.vague = append(q.vague, !exactValue(v))
-		})
-		for reg := 0; reg < im.arch.NumRegs; reg++ {
-			escaped = escaped || im.imageAddress(st.Reg(ir.Reg(reg)))
 		}
 	}
-	if escaped {
+	return false
+}
+
+// globalAddress returns the writable globals v may be the address of.
+func (q *storeSet) globalAddress(im *image, v dataflow.Value) []uint32 {
+	cs, ok := v.Consts()
+	if !ok {
 		return nil
 	}
-	return q
+	var out []uint32
+	for _, c := range cs {
+		if c >= im.base && c-im.base < uint64(im.size) {
+			if s := im.f.SectionOf(uint32(c - im.base)); s != nil && s.Writable() {
+				out = append(out, uint32(c-im.base))
+			}
+		}
+	}
+	return out
+}
+
+// escape records the writable globals v may be the address of.
+func (q *storeSet) escape(im *image, v dataflow.Value) {
+	q.escaped = append(q.escaped, q.globalAddress(im, v)...)
 }
 
 // touchesImage reports whether in stores to a global or computes a global's
@@ -115,22 +201,6 @@ func (im *image) addressOperand(op ir.Operand) bool {
 		return op.Mem.Global
 	case ir.KImm:
 		return uint64(op.Imm) >= im.base && uint64(op.Imm)-im.base < uint64(im.size)
-	}
-	return false
-}
-
-// imageAddress reports whether v may be the address of a writable global.
-func (im *image) imageAddress(v dataflow.Value) bool {
-	cs, ok := v.Consts()
-	if !ok {
-		return false
-	}
-	for _, c := range cs {
-		if c >= im.base && c-im.base < uint64(im.size) {
-			if s := im.f.SectionOf(uint32(c - im.base)); s != nil && s.Writable() {
-				return true
-			}
-		}
 	}
 	return false
 }
