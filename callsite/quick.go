@@ -265,13 +265,7 @@ func (w *walker) decisive(p pending) bool {
 		// the full analysis's.
 		return exactValue(p.arg) && (a.ModeArg < 0 || exactValue(p.mode)) && (a.TagArg < 0 || exactValue(p.tag))
 	}
-	tagKnown := func() bool {
-		if a.TagArg < 0 {
-			return true
-		}
-		_, ok := im.concrete(p.tag).Const()
-		return ok
-	}
+	tagKnown := func() bool { return a.TagArg < 0 || exactValue(p.tag) }
 	if a.Rule == RuleAlways && a.ModeArg < 0 {
 		return tagKnown()
 	}

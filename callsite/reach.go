@@ -299,45 +299,53 @@ func (r *reached) dominates(d, b int32) bool {
 }
 
 // seeder computes, for a block, the registers whose value is known at its
-// start whatever the path to it. A write in a block that leaves the
-// function (an epilogue's restore) reaches no other block; of the other
-// writes:
-//
-//   - a register no other block writes holds its value at the function's
-//     entry (an argument's Input symbol, for a wrapper's parameter);
-//   - a register written in one block only, that block strictly dominating
-//     this one, holds the value it has at the end of that block, run from
-//     its own seeds: every path passes through the write and no other
-//     write reaches past it. Compilers keep a zero or a constant in a
-//     callee-saved register that way (xor ebx, ebx; mov r15d, 1;
-//     lea r14d, [rbx+1]), or a parameter (mov ebx, ecx);
-//   - the first block, when nothing jumps back to it, starts from the
-//     function's entry state.
-//
-// Only values the full analysis computes the same (constants, symbols) are
-// kept.
+// start whatever the path to it. The writes of a register that reach the
+// block are found by walking its predecessors back to the blocks that
+// write it (the last write of a block is the one that leaves it; a block
+// that leaves the function reaches nothing) or to the function's entry;
+// where every one of them leaves the same value (the writing block run
+// from its own seeds; the entry value for the entry), the block starts with
+// it. Compilers keep a zero, a constant or a parameter in a callee-saved
+// register that way (xor ebx, ebx; mov esi, 1; mov r14, rcx). The first
+// block, when nothing jumps back to it, starts from the function's entry
+// state. Only values the full analysis computes the same (constants,
+// symbols) are kept.
 type seeder struct {
-	r     *reached
-	im    *image
-	entry []dataflow.Value // the function's entry registers
-	defs  [ir.MaxRegs]int
-	where [ir.MaxRegs]int32 // the writing block of a register written once
-	exits map[int32][]dataflow.Value
+	r      *reached
+	im     *image
+	entry  []dataflow.Value // the function's entry registers
+	writes []uint64         // per block: the registers it writes
+	uses   []uint64         // per block: the registers it reads before writing
+	exits  map[int32][]dataflow.Value
+	memo   map[int32][]dataflow.Value
+	open   []uint64 // per block: the registers a walk has passed it with
+	stack  []seedItem
 }
+
+// seedItem is a block a walk for writers visits, with the registers it
+// still looks for.
+type seedItem struct {
+	block int32
+	regs  uint64
+}
+
+// maxSeedWalk bounds the blocks one search for a register's writes visits.
+const maxSeedWalk = 2048
 
 func (r *reached) seeder(im *image) *seeder {
 	if r.seeds != nil {
 		return r.seeds
 	}
-	s := &seeder{r: r, im: im, entry: dataflow.EntryRegs(im.arch), exits: map[int32][]dataflow.Value{}}
+	n := len(r.blocks)
+	s := &seeder{r: r, im: im, entry: dataflow.EntryRegs(im.arch), writes: make([]uint64, n), uses: make([]uint64, n),
+		exits: map[int32][]dataflow.Value{}, memo: map[int32][]dataflow.Value{}}
 	r.seeds = s
 	for i := range r.blocks {
 		b := &r.blocks[i]
-		if b.leaves {
-			continue
-		}
 		for k := b.lo; k < b.hi; k++ {
-			countDefs(im.arch, &r.lifted[k], &s.defs, &s.where, int32(i))
+			in := &r.lifted[k]
+			s.uses[i] |= reads(in) &^ s.writes[i]
+			s.writes[i] |= writes(im.arch, in)
 		}
 	}
 	return s
@@ -348,21 +356,19 @@ func (s *seeder) seeds(b int32) []dataflow.Value {
 	if b == 0 && len(s.r.blocks[0].preds) == 0 {
 		return s.entry
 	}
+	if v, ok := s.memo[b]; ok {
+		return v
+	}
+	s.memo[b] = nil // while computing: a loop back here knows nothing more
+	want := s.uses[b] &^ (1 << s.im.arch.SP)
+	writers, fromEntry := s.writers(b, want)
 	var out []dataflow.Value
-	for reg := 0; reg < s.im.arch.NumRegs && reg < ir.MaxRegs; reg++ {
-		var v dataflow.Value
-		d := s.where[reg]
-		switch {
-		case ir.Reg(reg) == s.im.arch.SP:
-			continue
-		case s.defs[reg] == 0 && reg < len(s.entry):
-			v = s.entry[reg]
-		case s.defs[reg] == 1 && d != b && s.r.dominates(d, b):
-			v = s.exit(d)[reg]
-		default:
+	for reg := 0; reg < s.im.arch.NumRegs && reg < 64; reg++ {
+		if want&(1<<reg) == 0 {
 			continue
 		}
-		if v.IsUnknown() || !exactValue(v) {
+		v, ok := s.agree(reg, writers, fromEntry&(1<<reg) != 0)
+		if !ok || v.IsUnknown() || !exactValue(v) {
 			continue
 		}
 		if out == nil {
@@ -370,7 +376,86 @@ func (s *seeder) seeds(b int32) []dataflow.Value {
 		}
 		out[reg] = v
 	}
+	s.memo[b] = out
 	return out
+}
+
+// agree returns the value of reg its writers (and the entry) all leave.
+func (s *seeder) agree(reg int, writers []seedItem, fromEntry bool) (dataflow.Value, bool) {
+	var v dataflow.Value
+	have := false
+	take := func(x dataflow.Value) bool {
+		if have {
+			return dataflow.Equal(v, x)
+		}
+		v, have = x, true
+		return true
+	}
+	if fromEntry && (reg >= len(s.entry) || !take(s.entry[reg])) {
+		return v, false
+	}
+	for _, w := range writers {
+		if w.regs&(1<<reg) == 0 {
+			continue
+		}
+		exit := s.exit(w.block)
+		if reg >= len(exit) || !take(exit[reg]) {
+			return v, false
+		}
+	}
+	return v, have
+}
+
+// writers walks back from block b's predecessors, for the registers of
+// want at once, to the blocks whose writes of them reach b (with the
+// registers they write), and returns those and the registers whose entry
+// value reaches b. A walk too long makes every register reach from the
+// entry with an unknown value: nothing is seeded then.
+func (s *seeder) writers(b int32, want uint64) ([]seedItem, uint64) {
+	if want == 0 {
+		return nil, 0
+	}
+	if s.open == nil {
+		s.open = make([]uint64, len(s.r.blocks))
+	}
+	clear(s.open)
+	var out []seedItem
+	var fromEntry uint64
+	if b == 0 {
+		fromEntry = want
+	}
+	stack := s.stack[:0]
+	for _, p := range s.r.blocks[b].preds {
+		stack = append(stack, seedItem{p, want})
+	}
+	for steps := 0; len(stack) > 0; {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		regs := it.regs &^ s.open[it.block]
+		if regs == 0 {
+			continue
+		}
+		if steps++; steps > maxSeedWalk {
+			s.stack = stack[:0]
+			return nil, ^uint64(0)
+		}
+		s.open[it.block] |= regs
+		if w := regs & s.writes[it.block]; w != 0 {
+			out = append(out, seedItem{it.block, w})
+		}
+		rest := regs &^ s.writes[it.block]
+		if rest == 0 {
+			continue
+		}
+		if it.block == 0 {
+			fromEntry |= rest
+		}
+		for _, p := range s.r.blocks[it.block].preds {
+			stack = append(stack, seedItem{p, rest})
+		}
+	}
+	s.stack = stack[:0]
+	return out, fromEntry
 }
 
 // exit returns the registers at the end of block d run from its seeds.
@@ -378,7 +463,7 @@ func (s *seeder) exit(d int32) []dataflow.Value {
 	if v, ok := s.exits[d]; ok {
 		return v
 	}
-	s.exits[d] = nil // a cycle cannot happen (dominance is a tree); be safe
+	s.exits[d] = nil // while computing: a loop back here knows nothing
 	b := &s.r.blocks[d]
 	st := dataflow.Run(s.r.lifted[b.lo:b.hi], s.im.arch, s.im, s.seeds(d), nil)
 	v := st.Regs()
@@ -386,12 +471,51 @@ func (s *seeder) exit(d int32) []dataflow.Value {
 	return v
 }
 
-// countDefs counts the registers in's writes, recording the block.
-func countDefs(arch *ir.Arch, in *ir.Insn, defs *[ir.MaxRegs]int, where *[ir.MaxRegs]int32, b int32) {
+// reads returns the registers in reads, as a mask: its operands' and
+// address registers, a merged write's destination, and at a call or jump
+// every register (the analysis reads the arguments at every call, and a
+// dispatch stub's target register).
+func reads(in *ir.Insn) uint64 {
+	var m uint64
+	use := func(reg ir.Reg) {
+		if reg < 64 {
+			m |= 1 << reg
+		}
+	}
+	mem := func(x ir.Mem) {
+		use(x.Base)
+		use(x.Index)
+	}
+	op := func(o ir.Operand) {
+		switch o.Kind {
+		case ir.KReg:
+			use(o.Reg)
+		case ir.KMem, ir.KAddr:
+			mem(o.Mem)
+		}
+	}
+	op(in.A)
+	op(in.B)
+	op(in.Target)
+	switch in.Kind {
+	case ir.Assign:
+		if in.Mode == ir.Merge {
+			use(in.Dst)
+		}
+	case ir.Store:
+		mem(in.Mem)
+	case ir.Call, ir.Jump:
+		return ^uint64(0)
+	}
+	return m
+}
+
+// writes returns the registers in writes, as a mask.
+func writes(arch *ir.Arch, in *ir.Insn) uint64 {
+	var m uint64
 	def := func(reg ir.Reg) {
-		if int(reg) < len(defs) {
-			defs[reg]++
-			where[reg] = b
+		if reg < 64 {
+			m |= 1 << reg
 		}
 	}
 	switch in.Kind {
@@ -402,11 +526,13 @@ func countDefs(arch *ir.Arch, in *ir.Insn, defs *[ir.MaxRegs]int, where *[ir.Max
 			def(reg)
 		}
 		def(arch.Ret)
+		def(arch.SP)
 	case ir.Clobber:
 		for _, reg := range in.Regs {
 			def(reg)
 		}
 	}
+	return m
 }
 
 // endsBlock reports whether an instruction of kind k ends its basic block.
@@ -457,4 +583,18 @@ func (r *reached) index(pc uint32) (int, bool) {
 	}
 	i := sort.Search(len(r.insns), func(i int) bool { return r.insns[i].pc >= pc })
 	return i, i < len(r.insns) && r.insns[i].pc == pc
+}
+
+// writtenOnlyIn reports whether block i is the only block that writes reg
+// and whose end other blocks follow.
+func (s *seeder) writtenOnlyIn(reg int, i int32) bool {
+	if reg >= 64 {
+		return false
+	}
+	for j, w := range s.writes {
+		if w&(1<<reg) != 0 && int32(j) != i && !s.r.blocks[j].leaves {
+			return false
+		}
+	}
+	return true
 }

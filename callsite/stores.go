@@ -135,7 +135,7 @@ func (c *storeCollector) run(i int32) {
 		if c.q.globalAddress(im, v) == nil {
 			continue
 		}
-		if c.seeds.defs[reg] == 1 && c.seeds.where[reg] == i {
+		if c.seeds.writtenOnlyIn(reg, i) {
 			c.bases |= 1 << reg
 			continue
 		}
