@@ -584,17 +584,3 @@ func (r *reached) index(pc uint32) (int, bool) {
 	i := sort.Search(len(r.insns), func(i int) bool { return r.insns[i].pc >= pc })
 	return i, i < len(r.insns) && r.insns[i].pc == pc
 }
-
-// writtenOnlyIn reports whether block i is the only block that writes reg
-// and whose end other blocks follow.
-func (s *seeder) writtenOnlyIn(reg int, i int32) bool {
-	if reg >= 64 {
-		return false
-	}
-	for j, w := range s.writes {
-		if w&(1<<reg) != 0 && int32(j) != i && !s.r.blocks[j].leaves {
-			return false
-		}
-	}
-	return true
-}

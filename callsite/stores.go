@@ -68,11 +68,12 @@ func (q *storeSet) exactFor(rva uint32, w uint8) bool {
 
 // quickStores collects fn's stores to image memory from the blocks that
 // store to a global or compute a global's address. A global's address left
-// at a block's end in a register that block alone writes reaches exactly
-// the blocks it dominates (seeder), so the blocks that store through that
-// register run too; an address left anywhere else is noted (escaped). It
-// returns nil when fn is no function the quick pass can split (x64 only:
-// an ARM64 address takes an adrp in one block and a store in another).
+// in a register at a block's end reaches the later blocks where every
+// write reaching them leaves it (seeder): when there is one, every block
+// that stores through a register runs too. An address stored to memory is
+// noted (escaped). It returns nil when fn is no function the quick pass can
+// split (x64 only: an ARM64 address takes an adrp in one block and a store
+// in another).
 func (im *image) quickStores(start uint32) *storeSet {
 	if im.arch.PtrSize != 8 || im.isARM64() {
 		return nil
@@ -87,7 +88,7 @@ func (im *image) quickStores(start uint32) *storeSet {
 			c.run(int32(i))
 		}
 	}
-	if c.bases != 0 {
+	if c.bases {
 		for i := range r.blocks {
 			if !c.ran[i] && c.storesThrough(int32(i)) {
 				c.run(int32(i))
@@ -104,7 +105,7 @@ type storeCollector struct {
 	seeds *seeder
 	q     *storeSet
 	ran   []bool
-	bases uint64 // registers holding a global's address that later blocks may store through
+	bases bool // a block left a global's address in a register
 }
 
 // run runs block i, recording its stores and the addresses it leaves.
@@ -130,32 +131,20 @@ func (c *storeCollector) run(i int32) {
 		c.q.stores = append(c.q.stores, storeEvent{rva: uint32(a - im.base), width: in.Width, value: v})
 		c.q.vague = append(c.q.vague, !exactValue(v))
 	})
-	for reg := 0; reg < im.arch.NumRegs && reg < 64 && !b.leaves; reg++ {
-		v := st.Reg(ir.Reg(reg))
-		if c.q.globalAddress(im, v) == nil {
-			continue
-		}
-		if c.seeds.writtenOnlyIn(reg, i) {
-			c.bases |= 1 << reg
-			continue
-		}
-		c.q.escape(im, v)
+	for reg := 0; reg < im.arch.NumRegs && !b.leaves && !c.bases; reg++ {
+		c.bases = c.q.globalAddress(im, st.Reg(ir.Reg(reg))) != nil
 	}
 }
 
-// storesThrough reports whether block i stores through a register of
-// c.bases.
+// storesThrough reports whether block i stores through a register other
+// than the stack pointer.
 func (c *storeCollector) storesThrough(i int32) bool {
 	b := &c.r.blocks[i]
+	sp := c.im.arch.SP
 	for k := b.lo; k < b.hi; k++ {
 		in := &c.r.lifted[k]
-		if in.Kind != ir.Store || in.Mem.Global {
-			continue
-		}
-		for _, reg := range []ir.Reg{in.Mem.Base, in.Mem.Index} {
-			if reg < 64 && c.bases&(1<<reg) != 0 {
-				return true
-			}
+		if in.Kind == ir.Store && !in.Mem.Global && (in.Mem.Base != sp || in.Mem.Index != ir.RegNone) {
+			return true
 		}
 	}
 	return false
