@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 )
 
 // Exit codes.
@@ -42,10 +43,31 @@ be read or analysed. Run "hvcicheck scan -h" for the scan flags.
 `
 
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// The garbage collector's setting for a scan (unless GOGC or GOMEMLIMIT say
+// otherwise): a scan's live heap is small (a few images' analyses) but it
+// allocates fast, so it collects at gcPercent of the live heap instead of
+// Go's 100, within a soft limit that keeps the process's memory bounded.
+// Measured on ../shared/corpus/byovd: about 20% less CPU, peak RSS 35 → 60 MB.
+const (
+	gcPercent = 400
+	gcLimit   = 64 << 20
+)
+
+// tuneGC applies gcPercent and gcLimit where the environment sets neither.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(gcLimit)
+	}
 }
 
 // cli is one invocation's environment.
