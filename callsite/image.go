@@ -48,12 +48,15 @@ type image struct {
 	calls   map[uint32][]uint32 // direct call/jmp target → sites
 	indexed bool
 
-	funcMemo   map[uint32]*funcInfo
-	storeMemo  map[uint32]*storeSet // the quick pass's stores (nil: use the full analysis)
-	reachMemo  map[uint32]*reached  // functions split for the quick passes (nil: not splittable)
-	codeMemo   map[uint32]codeTarget
-	globalMemo map[globalKey]*globalState
-	depth      int // nesting of global resolutions
+	funcMemo    map[uint32]*funcInfo
+	storeMemo   map[uint32]*storeSet // the quick pass's stores (nil: use the full analysis)
+	reachMemo   map[uint32]*reached  // functions split for the quick passes (nil: not splittable)
+	codeMemo    map[uint32]codeTarget
+	atScratch   []int32     // reach's byte map, reused
+	liftScratch []ir.Insn   // reach's lifting buffer, reused
+	liftBufs    [][]ir.Insn // free buffers for blocks lifted again to run
+	globalMemo  map[globalKey]*globalState
+	depth       int // nesting of global resolutions
 
 	budget int // functions the analysis may still decode
 	stats  Stats

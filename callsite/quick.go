@@ -104,10 +104,10 @@ func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped 
 	seeds := r.seeder(im)
 	for i := range r.blocks {
 		b := &r.blocks[i]
-		if (!w.blockCalls(r.lifted[b.lo:b.hi]) && !sited[int32(i)]) || (i != 0 && b.idom < 0) {
+		if (!w.blockCalls(r, b) && !sited[int32(i)]) || (i != 0 && b.idom < 0) {
 			continue
 		}
-		st := dataflow.Run(r.lifted[b.lo:b.hi], im.arch, im, seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
+		st := r.run(im, int32(i), seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
 			switch {
 			case in.Kind == ir.Call && w.callMatters(in):
 				im.recordCall(fi, in, st, false)
@@ -127,11 +127,14 @@ func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped 
 	return fi, loadsChecked, escaped
 }
 
-// blockCalls reports whether block holds a call or tail jump that matters.
-func (w *walker) blockCalls(block []ir.Insn) bool {
-	for k := range block {
-		in := &block[k]
-		if (in.Kind == ir.Call || in.Kind == ir.Jump) && w.callMatters(in) {
+// blockCalls reports whether block b of r holds a call or tail jump that
+// matters.
+func (w *walker) blockCalls(r *reached, b *rblock) bool {
+	if b.marks&markCall == 0 {
+		return false
+	}
+	for _, m := range r.insns[b.first:b.end] {
+		if m.call != 0 && w.callMatters(&r.calls[m.call-1]) {
 			return true
 		}
 	}
@@ -179,8 +182,7 @@ func (r *reached) blocksAt(sites []uint32) map[int32]bool {
 			continue
 		}
 		m := &r.insns[k]
-		last := &r.lifted[m.hi-1]
-		if (last.Kind == ir.Call || last.Kind == ir.Jump) && last.Target.Kind == ir.KMem && last.Target.Mem.Global {
+		if m.viaSlot {
 			continue
 		}
 		if out == nil {

@@ -11,28 +11,37 @@ import (
 // larger one (or a damaged .pdata entry) gets the full data flow.
 const maxQuickSpan = 1 << 18
 
-// machineInsn is one decoded machine instruction of a reached function.
+// machineInsn is one decoded machine instruction of a reached function:
+// what the quick passes need of it without keeping its lifted form (a
+// block that runs is lifted again).
 type machineInsn struct {
 	pc, next uint32
-	lo, hi   int32 // its lifted instructions: reached.lifted[lo:hi]
-	leader   bool  // a block starts here
-	marks    uint8 // what it does that a pass looks for (mark*)
-	block    int32 // its basic block
+	target   uint32  // a jump's or branch's constant target
+	kind     ir.Kind // the kind of its last lifted instruction
+	intra    bool    // target lies in the function
+	viaSlot  bool    // a call or jump through memory at a global address
+	leader   bool    // a block starts here
+	marks    uint8   // what it does that a pass looks for (mark*)
+	block    int32   // its basic block
+	call     int32   // 1 + its call's index in reached.calls (0: none)
+	reads    uint64  // registers it reads before writing them
+	writes   uint64  // registers it writes
 }
 
 // What a machine instruction does that a pass runs its block for.
 const (
-	markCall  uint8 = 1 << iota // a call or a tail jump
-	markStore                   // a store to a global, or a global's address
+	markCall     uint8 = 1 << iota // a call or a tail jump
+	markStore                      // a store to a global, or a global's address
+	markStoreReg                   // a store through a register other than the stack pointer alone
 )
 
 // reached is a function's code as the full analysis decodes it (recursive
 // descent from its start within its .pdata extent), split into basic blocks,
 // for passes that run single blocks instead of the whole data flow.
 type reached struct {
-	fn     dataflow.Func
-	lifted []ir.Insn
-	insns  []machineInsn
+	fn    dataflow.Func
+	insns []machineInsn // sorted by address once decoded
+	calls []ir.Insn     // the lifted calls and tail jumps
 	// at maps, while decoding, each byte of the extent to 1 + the index of
 	// the machine instruction starting there; -1 marks the other bytes of
 	// one.
@@ -44,14 +53,14 @@ type reached struct {
 
 // rblock is a basic block of a reached function.
 type rblock struct {
-	lo, hi int    // its lifted instructions: reached.lifted[lo:hi]
-	next   uint32 // the address after its last instruction
-	succs  []int32
-	preds  []int32
-	marks  uint8 // its instructions' marks
-	leaves bool  // control leaves the function at its end
-	idom   int32 // immediate dominator (-1: unreachable or the entry)
-	rpo    int32 // reverse postorder number
+	first, end int    // its machine instructions: reached.insns[first:end]
+	next       uint32 // the address after its last instruction
+	succs      []int32
+	preds      []int32
+	marks      uint8 // its instructions' marks
+	leaves     bool  // control leaves the function at its end
+	idom       int32 // immediate dominator (-1: unreachable or the entry)
+	rpo        int32 // reverse postorder number
 }
 
 // reached returns the function at start decoded, split into blocks, its
@@ -83,7 +92,7 @@ func (im *image) reach(fn dataflow.Func) *reached {
 	if uint32(len(im.atScratch)) < span {
 		im.atScratch = make([]int32, span)
 	}
-	r := &reached{fn: fn, at: im.atScratch[:span], lifted: make([]ir.Insn, 0, min(span/3+16, 4096))}
+	r := &reached{fn: fn, at: im.atScratch[:span], insns: make([]machineInsn, 0, min(span/4+16, 4096))}
 	defer func() { clear(im.atScratch[:span]) }() // the scratch is the next function's
 	leaders := []uint32{fn.Start}
 	for todo := []uint32{fn.Start}; len(todo) > 0; {
@@ -100,23 +109,18 @@ func (im *image) reach(fn dataflow.Func) *reached {
 			if !ok {
 				return nil
 			}
-			last := &r.lifted[m.hi-1]
-			t, intra := r.target(last)
-			switch last.Kind {
+			switch m.kind {
 			case ir.Jump:
-				if last.Target.Kind == ir.KReg || (last.Target.Kind == ir.KMem && !last.Target.Mem.Global) {
-					return nil
-				}
-				if intra {
-					todo, leaders = append(todo, t), append(leaders, t)
+				if m.intra {
+					todo, leaders = append(todo, m.target), append(leaders, m.target)
 				}
 			case ir.Branch:
-				if intra {
-					todo, leaders = append(todo, t), append(leaders, t)
+				if m.intra {
+					todo, leaders = append(todo, m.target), append(leaders, m.target)
 				}
 				leaders = append(leaders, m.next)
 			}
-			if k := last.Kind; k == ir.Jump || k == ir.Ret || k == ir.Halt {
+			if k := m.kind; k == ir.Jump || k == ir.Ret || k == ir.Halt {
 				break
 			}
 			pc = m.next
@@ -143,59 +147,59 @@ func (im *image) mark(fn dataflow.Func, in *ir.Insn) uint8 {
 	if im.touchesImage(in) {
 		m |= markStore
 	}
+	if in.Kind == ir.Store && !in.Mem.Global && (in.Mem.Base != im.arch.SP || in.Mem.Index != ir.RegNone) {
+		m |= markStoreReg
+	}
 	return m
 }
 
 // split forms the basic blocks of r (machine instructions sorted by
-// address), their edges and dominators. A block's lifted instructions are a
-// range of r.lifted: where decoding order left them apart, a copy is
-// appended.
+// address), their edges and dominators.
 func (r *reached) split() {
 	var prev *machineInsn
-	var first int // the block's first machine instruction
 	for i := range r.insns {
 		m := &r.insns[i]
-		if m.leader || prev == nil || prev.next != m.pc || endsBlock(r.lifted[prev.hi-1].Kind) {
-			r.closeBlock(first, i)
-			r.blocks = append(r.blocks, rblock{idom: -1})
-			first = i
+		if m.leader || prev == nil || prev.next != m.pc || endsBlock(prev.kind) {
+			if n := len(r.blocks); n > 0 {
+				r.blocks[n-1].end = i
+			}
+			r.blocks = append(r.blocks, rblock{first: i, idom: -1})
 		}
 		b := &r.blocks[len(r.blocks)-1]
 		m.block = int32(len(r.blocks) - 1)
 		b.next, b.marks = m.next, b.marks|m.marks
 		prev = m
 	}
-	r.closeBlock(first, len(r.insns))
+	if n := len(r.blocks); n > 0 {
+		r.blocks[n-1].end = len(r.insns)
+	}
 	for i := range r.blocks {
 		r.link(i)
 	}
 	r.dominators()
 }
 
-// closeBlock sets the range of the last block, made of r.insns[first:end].
-func (r *reached) closeBlock(first, end int) {
-	if len(r.blocks) == 0 || first >= end {
-		return
+// run lifts block b again and runs it alone from entry (see dataflow.Run).
+// Runs nest (a run's visitor may resolve a global, which runs other
+// blocks), so each takes its own buffer from the image's free list.
+func (r *reached) run(im *image, b int32, entry []dataflow.Value, visit dataflow.Visitor) *dataflow.State {
+	var buf []ir.Insn
+	if n := len(im.liftBufs); n > 0 {
+		buf, im.liftBufs = im.liftBufs[n-1], im.liftBufs[:n-1]
 	}
-	b := &r.blocks[len(r.blocks)-1]
-	ms := r.insns[first:end]
-	for k := 1; k < len(ms); k++ {
-		if ms[k].lo != ms[k-1].hi {
-			b.lo = len(r.lifted)
-			for _, m := range ms {
-				r.lifted = append(r.lifted, r.lifted[m.lo:m.hi]...)
-			}
-			b.hi = len(r.lifted)
-			return
-		}
+	blk := &r.blocks[b]
+	for _, m := range r.insns[blk.first:blk.end] {
+		buf, _, _ = im.dec.Lift(im.Code(m.pc), m.pc, buf)
 	}
-	b.lo, b.hi = int(ms[0].lo), int(ms[len(ms)-1].hi)
+	st := dataflow.Run(buf, im.arch, im, entry, visit)
+	im.liftBufs = append(im.liftBufs, buf[:0])
+	return st
 }
 
 // link sets the successors of block i.
 func (r *reached) link(i int) {
 	b := &r.blocks[i]
-	last := &r.lifted[b.hi-1]
+	last := &r.insns[b.end-1]
 	to := func(pc uint32) {
 		if k, ok := r.index(pc); ok {
 			j := r.insns[k].block
@@ -203,19 +207,18 @@ func (r *reached) link(i int) {
 			r.blocks[j].preds = append(r.blocks[j].preds, int32(i))
 		}
 	}
-	t, intra := r.target(last)
-	switch last.Kind {
+	switch last.kind {
 	case ir.Ret, ir.Halt:
 		b.leaves = true
 	case ir.Jump:
-		if intra {
-			to(t)
+		if last.intra {
+			to(last.target)
 		} else {
 			b.leaves = true
 		}
 	case ir.Branch:
-		if intra {
-			to(t)
+		if last.intra {
+			to(last.target)
 		}
 		to(b.next)
 	default:
@@ -316,7 +319,7 @@ type seeder struct {
 	entry  []dataflow.Value // the function's entry registers
 	writes []uint64         // per block: the registers it writes
 	uses   []uint64         // per block: the registers it reads before writing
-	exits  map[int32][]dataflow.Value
+	exits  map[int32]*dataflow.State
 	memo   map[int32][]dataflow.Value
 	open   []uint64 // per block: the registers a walk has passed it with
 	stack  []seedItem
@@ -338,14 +341,13 @@ func (r *reached) seeder(im *image) *seeder {
 	}
 	n := len(r.blocks)
 	s := &seeder{r: r, im: im, entry: dataflow.EntryRegs(im.arch), writes: make([]uint64, n), uses: make([]uint64, n),
-		exits: map[int32][]dataflow.Value{}, memo: map[int32][]dataflow.Value{}}
+		exits: map[int32]*dataflow.State{}, memo: map[int32][]dataflow.Value{}}
 	r.seeds = s
 	for i := range r.blocks {
 		b := &r.blocks[i]
-		for k := b.lo; k < b.hi; k++ {
-			in := &r.lifted[k]
-			s.uses[i] |= reads(in) &^ s.writes[i]
-			s.writes[i] |= writes(im.arch, in)
+		for _, m := range r.insns[b.first:b.end] {
+			s.uses[i] |= m.reads &^ s.writes[i]
+			s.writes[i] |= m.writes
 		}
 	}
 	return s
@@ -399,7 +401,7 @@ func (s *seeder) agree(reg int, writers []seedItem, fromEntry bool) (dataflow.Va
 			continue
 		}
 		exit := s.exit(w.block)
-		if reg >= len(exit) || !take(exit[reg]) {
+		if exit == nil || !take(exit.Reg(ir.Reg(reg))) {
 			return v, false
 		}
 	}
@@ -458,24 +460,24 @@ func (s *seeder) writers(b int32, want uint64) ([]seedItem, uint64) {
 	return out, fromEntry
 }
 
-// exit returns the registers at the end of block d run from its seeds.
-func (s *seeder) exit(d int32) []dataflow.Value {
-	if v, ok := s.exits[d]; ok {
-		return v
+// exit returns the state at the end of block d run from its seeds (nil
+// while it is being computed: a loop back to it knows nothing).
+func (s *seeder) exit(d int32) *dataflow.State {
+	if st, ok := s.exits[d]; ok {
+		return st
 	}
-	s.exits[d] = nil // while computing: a loop back here knows nothing
-	b := &s.r.blocks[d]
-	st := dataflow.Run(s.r.lifted[b.lo:b.hi], s.im.arch, s.im, s.seeds(d), nil)
-	v := st.Regs()
-	s.exits[d] = v
-	return v
+	s.exits[d] = nil
+	st := s.r.run(s.im, d, s.seeds(d), nil)
+	s.exits[d] = st
+	return st
 }
 
 // reads returns the registers in reads, as a mask: its operands' and
 // address registers, a merged write's destination, and at a call or jump
-// every register (the analysis reads the arguments at every call, and a
-// dispatch stub's target register).
-func reads(in *ir.Insn) uint64 {
+// what the analysis reads there: the argument registers (and x86's
+// register inputs), every register where the target is not a constant or
+// is a dispatch stub (jmp rax).
+func (im *image) reads(in *ir.Insn) uint64 {
 	var m uint64
 	use := func(reg ir.Reg) {
 		if reg < 64 {
@@ -505,7 +507,15 @@ func reads(in *ir.Insn) uint64 {
 	case ir.Store:
 		mem(in.Mem)
 	case ir.Call, ir.Jump:
-		return ^uint64(0)
+		if in.Target.Kind != ir.KImm || im.codeCallee(uint32(in.Target.Imm)).viaRegister {
+			return ^uint64(0)
+		}
+		for _, reg := range im.arch.ArgRegs {
+			use(reg)
+		}
+		for _, reg := range im.arch.RegInputs {
+			use(reg)
+		}
 	}
 	return m
 }
@@ -540,18 +550,33 @@ func endsBlock(k ir.Kind) bool {
 	return k == ir.Jump || k == ir.Branch || k == ir.Ret || k == ir.Halt
 }
 
-// decode lifts the machine instruction at pc and records it.
+// decode lifts the machine instruction at pc and records what the passes
+// need of it.
 func (r *reached) decode(im *image, pc uint32) (machineInsn, bool) {
 	code := im.Code(pc)
-	lo := len(r.lifted)
-	lifted, n, err := im.dec.Lift(code, pc, r.lifted)
-	if code == nil || err != nil || n <= 0 || len(lifted) == lo || uint64(pc)+uint64(n) > uint64(r.fn.End) {
+	lifted, n, err := im.dec.Lift(code, pc, im.liftScratch[:0])
+	im.liftScratch = lifted[:0]
+	if code == nil || err != nil || n <= 0 || len(lifted) == 0 || uint64(pc)+uint64(n) > uint64(r.fn.End) {
 		return machineInsn{}, false
 	}
-	r.lifted = lifted
-	m := machineInsn{pc: pc, next: pc + uint32(n), lo: int32(lo), hi: int32(len(lifted))}
-	for k := lo; k < len(lifted); k++ {
-		m.marks |= im.mark(r.fn, &lifted[k])
+	m := machineInsn{pc: pc, next: pc + uint32(n)}
+	for k := range lifted {
+		in := &lifted[k]
+		m.reads |= im.reads(in) &^ m.writes
+		m.writes |= writes(im.arch, in)
+		mk := im.mark(r.fn, in)
+		if mk&markCall != 0 && m.call == 0 {
+			r.calls = append(r.calls, *in)
+			m.call = int32(len(r.calls))
+		}
+		m.marks |= mk
+	}
+	last := &lifted[len(lifted)-1]
+	m.kind = last.Kind
+	m.target, m.intra = r.target(last)
+	m.viaSlot = (last.Kind == ir.Call || last.Kind == ir.Jump) && last.Target.Kind == ir.KMem && last.Target.Mem.Global
+	if last.Kind == ir.Jump && (last.Target.Kind == ir.KReg || (last.Target.Kind == ir.KMem && !last.Target.Mem.Global)) {
+		return machineInsn{}, false // a switch
 	}
 	r.insns = append(r.insns, m)
 	r.at[pc-r.fn.Start] = int32(len(r.insns))

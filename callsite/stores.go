@@ -115,7 +115,7 @@ func (c *storeCollector) run(i int32) {
 	if i != 0 && b.idom < 0 {
 		return
 	}
-	st := dataflow.Run(c.r.lifted[b.lo:b.hi], im.arch, im, c.seeds.seeds(i), func(in *ir.Insn, st *dataflow.State) {
+	st := c.r.run(im, i, c.seeds.seeds(i), func(in *ir.Insn, st *dataflow.State) {
 		if in.Kind != ir.Store {
 			return
 		}
@@ -139,15 +139,7 @@ func (c *storeCollector) run(i int32) {
 // storesThrough reports whether block i stores through a register other
 // than the stack pointer.
 func (c *storeCollector) storesThrough(i int32) bool {
-	b := &c.r.blocks[i]
-	sp := c.im.arch.SP
-	for k := b.lo; k < b.hi; k++ {
-		in := &c.r.lifted[k]
-		if in.Kind == ir.Store && !in.Mem.Global && (in.Mem.Base != sp || in.Mem.Index != ir.RegNone) {
-			return true
-		}
-	}
-	return false
+	return c.r.blocks[i].marks&markStoreReg != 0
 }
 
 // globalAddress returns the writable globals v may be the address of.
