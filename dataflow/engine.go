@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"container/heap"
 	"fmt"
 	"sort"
 
@@ -384,14 +385,12 @@ func (a *analysis) fixpoint() {
 	}
 	a.blocks[0].in = newEntryState(a.arch)
 	queued := make([]bool, len(a.blocks))
-	work := []int{0}
+	// Lowest address first: a cheap approximation of reverse postorder.
+	work := &blockHeap{0}
 	queued[0] = true
 	steps := 0
-	for len(work) > 0 {
-		// Lowest address first: a cheap approximation of reverse postorder.
-		sort.Ints(work)
-		i := work[0]
-		work = work[1:]
+	for work.Len() > 0 {
+		i := heap.Pop(work).(int)
 		queued[i] = false
 		if steps++; steps > a.lim.MaxSteps {
 			a.res.Truncated = true
@@ -407,10 +406,24 @@ func (a *analysis) fixpoint() {
 			last := i == len(b.succs)-1
 			if a.propagate(s, st, last) && !queued[s] {
 				queued[s] = true
-				work = append(work, s)
+				heap.Push(work, s)
 			}
 		}
 	}
+}
+
+// blockHeap is the work list: block indices, lowest first.
+type blockHeap []int
+
+func (h blockHeap) Len() int           { return len(h) }
+func (h blockHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h blockHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *blockHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *blockHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // propagate joins st into block to's entry state. With last set, st is not
