@@ -507,7 +507,7 @@ func (im *image) reads(in *ir.Insn) uint64 {
 	case ir.Store:
 		mem(in.Mem)
 	case ir.Call, ir.Jump:
-		if in.Target.Kind != ir.KImm || im.codeCallee(uint32(in.Target.Imm)).viaRegister {
+		if in.Target.Kind != ir.KImm || im.jumpsThroughRegister(uint32(in.Target.Imm)) {
 			return ^uint64(0)
 		}
 		for _, reg := range im.arch.ArgRegs {
@@ -608,4 +608,18 @@ func (r *reached) index(pc uint32) (int, bool) {
 	}
 	i := sort.Search(len(r.insns), func(i int) bool { return r.insns[i].pc >= pc })
 	return i, i < len(r.insns) && r.insns[i].pc == pc
+}
+
+// jumpsThroughRegister reports whether the code at rva begins with a jump
+// through a register (x86 and x64: FF /4 with a register operand, with or
+// without a REX prefix), as a dispatch stub does; ARM64 code has none.
+func (im *image) jumpsThroughRegister(rva uint32) bool {
+	if im.isARM64() {
+		return false
+	}
+	code := im.Code(rva)
+	if len(code) > 0 && code[0]&0xF0 == 0x40 && im.arch.PtrSize == 8 {
+		code = code[1:] // REX
+	}
+	return len(code) >= 2 && code[0] == 0xFF && code[1]&0xF8 == 0xE0
 }
