@@ -20,6 +20,7 @@ type machineInsn struct {
 	kind     ir.Kind // the kind of its last lifted instruction
 	intra    bool    // target lies in the function
 	viaSlot  bool    // a call or jump through memory at a global address
+	dispatch bool    // a jump through a register or a table: a switch
 	leader   bool    // a block starts here
 	marks    uint8   // what it does that a pass looks for (mark*)
 	block    int32   // its basic block
@@ -49,6 +50,8 @@ type reached struct {
 	// blocks are the basic blocks in address order.
 	blocks []rblock
 	seeds  *seeder
+	// dispatches counts the switch jumps.
+	dispatches int
 }
 
 // rblock is a basic block of a reached function.
@@ -79,11 +82,12 @@ func (im *image) reached(start uint32) *reached {
 }
 
 // reach decodes fn by recursive descent, as dataflow.Analyze does, and
-// splits it into basic blocks. It fails (nil) where the full analysis would
-// see something single blocks cannot stand for: no .pdata extent,
-// undecodable bytes, a jump into the middle of an instruction, or a jump
-// through a register or a table (a switch: its cases are entered from the
-// dispatch).
+// splits it into basic blocks. A function with a switch (a jump through a
+// register or a table) is decoded as the full analysis does too: the code
+// no branch reaches is swept for the cases, whose blocks follow every
+// dispatch. It fails (nil) where the full analysis would see something
+// single blocks cannot stand for: no .pdata extent, an instruction running
+// past its end, or a jump into the middle of an instruction.
 func (im *image) reach(fn dataflow.Func) *reached {
 	if fn.End <= fn.Start || fn.End-fn.Start > maxQuickSpan || !im.pdataStart[fn.Start] {
 		return nil
@@ -95,35 +99,14 @@ func (im *image) reach(fn dataflow.Func) *reached {
 	r := &reached{fn: fn, at: im.atScratch[:span], insns: make([]machineInsn, 0, min(span/4+16, 4096))}
 	defer func() { clear(im.atScratch[:span]) }() // the scratch is the next function's
 	leaders := []uint32{fn.Start}
-	for todo := []uint32{fn.Start}; len(todo) > 0; {
-		pc := todo[len(todo)-1]
-		todo = todo[:len(todo)-1]
-		for pc >= fn.Start && pc < fn.End {
-			if at := r.at[pc-fn.Start]; at != 0 {
-				if at < 0 {
-					return nil // into the middle of an instruction
-				}
-				break
-			}
-			m, ok := r.decode(im, pc)
-			if !ok {
-				return nil
-			}
-			switch m.kind {
-			case ir.Jump:
-				if m.intra {
-					todo, leaders = append(todo, m.target), append(leaders, m.target)
-				}
-			case ir.Branch:
-				if m.intra {
-					todo, leaders = append(todo, m.target), append(leaders, m.target)
-				}
-				leaders = append(leaders, m.next)
-			}
-			if k := m.kind; k == ir.Jump || k == ir.Ret || k == ir.Halt {
-				break
-			}
-			pc = m.next
+	if !r.traverse(im, fn.Start, &leaders) {
+		return nil
+	}
+	var cases []uint32
+	if r.dispatches > 0 {
+		var ok bool
+		if cases, ok = r.sweep(im, &leaders); !ok {
+			return nil
 		}
 	}
 	for _, l := range leaders {
@@ -135,13 +118,123 @@ func (im *image) reach(fn dataflow.Func) *reached {
 	sort.Slice(r.insns, func(i, j int) bool { return r.insns[i].pc < r.insns[j].pc })
 	r.at = nil // indices into the unsorted instructions
 	r.split()
+	return r.linkCases(cases)
+}
+
+// traverse decodes, by recursive descent from start, every instruction
+// the function's direct branches reach, recording block leaders.
+func (r *reached) traverse(im *image, start uint32, leaders *[]uint32) bool {
+	fn := r.fn
+	for todo := []uint32{start}; len(todo) > 0; {
+		pc := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for pc >= fn.Start && pc < fn.End {
+			if at := r.at[pc-fn.Start]; at != 0 {
+				if at < 0 {
+					return false // into the middle of an instruction
+				}
+				break
+			}
+			m := r.decode(im, pc)
+			switch m.kind {
+			case ir.Jump:
+				if m.intra {
+					todo, *leaders = append(todo, m.target), append(*leaders, m.target)
+				}
+			case ir.Branch:
+				if m.intra {
+					todo, *leaders = append(todo, m.target), append(*leaders, m.target)
+				}
+				*leaders = append(*leaders, m.next)
+			}
+			if k := m.kind; k == ir.Jump || k == ir.Ret || k == ir.Halt {
+				break
+			}
+			pc = m.next
+		}
+	}
+	return true
+}
+
+// sweep finds the code of the extent no direct branch reaches (the cases
+// of a switch) by a linear sweep, as the full analysis does, and returns
+// the roots of those regions.
+func (r *reached) sweep(im *image, leaders *[]uint32) ([]uint32, bool) {
+	var roots []uint32
+	for pc := r.fn.Start; pc < r.fn.End; {
+		if at := r.at[pc-r.fn.Start]; at != 0 {
+			if at < 0 {
+				return nil, false
+			}
+			pc = r.insns[at-1].next
+			continue
+		}
+		code := im.Code(pc)
+		if len(code) == 0 {
+			break
+		}
+		insns, n, err := im.dec.Lift(code, pc, im.liftScratch[:0])
+		im.liftScratch = insns[:0]
+		switch {
+		case err != nil || n <= 0 || len(insns) == 0:
+			pc++
+			continue
+		case len(insns) == 1 && (insns[0].Kind == ir.Nop || insns[0].Kind == ir.Halt):
+			pc += uint32(n) // padding
+			continue
+		}
+		roots = append(roots, pc)
+		*leaders = append(*leaders, pc)
+		if !r.traverse(im, pc, leaders) {
+			return nil, false
+		}
+	}
+	return roots, true
+}
+
+// maxCaseEdges bounds the edges from a function's dispatches to its cases.
+const maxCaseEdges = 1 << 16
+
+// linkCases makes the blocks at cases successors of every dispatch block
+// and computes the dominators again; nil when there would be too many
+// edges.
+func (r *reached) linkCases(cases []uint32) *reached {
+	if len(cases) == 0 {
+		return r
+	}
+	var dispatch []int32
+	for i := range r.blocks {
+		if r.insns[r.blocks[i].end-1].dispatch {
+			dispatch = append(dispatch, int32(i))
+		}
+	}
+	if len(dispatch)*len(cases) > maxCaseEdges {
+		return nil
+	}
+	for _, c := range cases {
+		k, ok := r.index(c)
+		if !ok {
+			continue
+		}
+		j := r.insns[k].block
+		for _, d := range dispatch {
+			r.blocks[d].succs = append(r.blocks[d].succs, j)
+			r.blocks[j].preds = append(r.blocks[j].preds, d)
+		}
+	}
+	for i := range r.blocks {
+		r.blocks[i].idom = -1
+	}
+	r.dominators()
 	return r
 }
 
 // mark returns what in does that a quick pass looks for.
 func (im *image) mark(fn dataflow.Func, in *ir.Insn) uint8 {
 	var m uint8
-	if in.Kind == ir.Call || (in.Kind == ir.Jump && im.isTailJump(fn, in)) {
+	// A switch's jump is no call: its target is the function's own code.
+	switchJump := in.Kind == ir.Jump && (in.Target.Kind == ir.KReg || (in.Target.Kind == ir.KMem && !in.Target.Mem.Global))
+	if in.Kind == ir.Call || (in.Kind == ir.Jump && !switchJump && im.isTailJump(fn, in)) {
 		m |= markCall
 	}
 	if im.touchesImage(in) {
@@ -189,7 +282,10 @@ func (r *reached) run(im *image, b int32, entry []dataflow.Value, visit dataflow
 	}
 	blk := &r.blocks[b]
 	for _, m := range r.insns[blk.first:blk.end] {
-		buf, _, _ = im.dec.Lift(im.Code(m.pc), m.pc, buf)
+		n := len(buf)
+		if buf, _, _ = im.dec.Lift(im.Code(m.pc), m.pc, buf); len(buf) == n {
+			buf = append(buf, ir.Insn{Kind: ir.Halt, Addr: m.pc})
+		}
 	}
 	st := dataflow.Run(buf, im.arch, im, entry, visit)
 	im.liftBufs = append(im.liftBufs, buf[:0])
@@ -552,12 +648,14 @@ func endsBlock(k ir.Kind) bool {
 
 // decode lifts the machine instruction at pc and records what the passes
 // need of it.
-func (r *reached) decode(im *image, pc uint32) (machineInsn, bool) {
+func (r *reached) decode(im *image, pc uint32) machineInsn {
 	code := im.Code(pc)
 	lifted, n, err := im.dec.Lift(code, pc, im.liftScratch[:0])
 	im.liftScratch = lifted[:0]
-	if code == nil || err != nil || n <= 0 || len(lifted) == 0 || uint64(pc)+uint64(n) > uint64(r.fn.End) {
-		return machineInsn{}, false
+	if code == nil || err != nil || n <= 0 || len(lifted) == 0 {
+		// Where the full analysis meets bytes it cannot decode, the path
+		// ends (a one-byte halt); so it does here.
+		lifted, n = append(lifted[:0], ir.Insn{Kind: ir.Halt, Addr: pc}), 1
 	}
 	m := machineInsn{pc: pc, next: pc + uint32(n)}
 	for k := range lifted {
@@ -576,14 +674,15 @@ func (r *reached) decode(im *image, pc uint32) (machineInsn, bool) {
 	m.target, m.intra = r.target(last)
 	m.viaSlot = (last.Kind == ir.Call || last.Kind == ir.Jump) && last.Target.Kind == ir.KMem && last.Target.Mem.Global
 	if last.Kind == ir.Jump && (last.Target.Kind == ir.KReg || (last.Target.Kind == ir.KMem && !last.Target.Mem.Global)) {
-		return machineInsn{}, false // a switch
+		m.dispatch = true // a switch
+		r.dispatches++
 	}
 	r.insns = append(r.insns, m)
 	r.at[pc-r.fn.Start] = int32(len(r.insns))
-	for b := pc + 1; b < m.next; b++ {
+	for b := pc + 1; b < m.next && b < r.fn.End; b++ { // the last may run past the end, as in the full analysis
 		r.at[b-r.fn.Start] = -1
 	}
-	return m, true
+	return m
 }
 
 // target returns a jump's or branch's constant target and whether it stays
