@@ -30,7 +30,9 @@ import (
 //   - an import's address kept past its block or stored;
 //   - a call of MmGetSystemRoutineAddress or WdfVersionBind, whose results
 //     the analysis follows;
-//   - a switch, no .pdata extent (32-bit x86), undecodable code.
+//   - a 32-bit function (its arguments are pushed), a jump into the middle
+//     of an instruction, a function past the engine's limits (the full
+//     analysis truncates it and says so).
 //
 // A function judged quickly that reads a global later found to hold a
 // checked API's address is judged again with the full data flow.

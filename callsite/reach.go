@@ -73,8 +73,12 @@ func (im *image) reached(start uint32) *reached {
 	if r, ok := im.reachMemo[start]; ok {
 		return r
 	}
+	if im.budget <= 0 {
+		return nil // the full analysis says the limit was reached
+	}
 	var r *reached
 	if fn, ok := im.funcAt(start); ok && fn.Start == start {
+		im.budget-- // decoding counts against MaxFunctions as analysing does
 		r = im.reach(fn)
 	}
 	im.reachMemo[start] = r
@@ -86,10 +90,12 @@ func (im *image) reached(start uint32) *reached {
 // register or a table) is decoded as the full analysis does too: the code
 // no branch reaches is swept for the cases, whose blocks follow every
 // dispatch. It fails (nil) where the full analysis would see something
-// single blocks cannot stand for: no .pdata extent, an instruction running
-// past its end, or a jump into the middle of an instruction.
+// single blocks cannot stand for: a 32-bit function (x86 arguments are
+// pushed, and a push before a block's start moves what its calls pop), or
+// a jump into the middle of an instruction. A function without .pdata ends
+// where the next known one starts, as for the full analysis.
 func (im *image) reach(fn dataflow.Func) *reached {
-	if fn.End <= fn.Start || fn.End-fn.Start > maxQuickSpan || !im.pdataStart[fn.Start] {
+	if fn.End <= fn.Start || fn.End-fn.Start > maxQuickSpan || (!im.pdataStart[fn.Start] && im.arch.PtrSize != 8) {
 		return nil
 	}
 	span := fn.End - fn.Start
@@ -99,7 +105,7 @@ func (im *image) reach(fn dataflow.Func) *reached {
 	r := &reached{fn: fn, at: im.atScratch[:span], insns: make([]machineInsn, 0, min(span/4+16, 4096))}
 	defer func() { clear(im.atScratch[:span]) }() // the scratch is the next function's
 	leaders := []uint32{fn.Start}
-	if !r.traverse(im, fn.Start, &leaders) {
+	if !r.traverse(im, fn.Start, &leaders) || len(r.insns) > im.maxInsns() {
 		return nil
 	}
 	var cases []uint32
@@ -118,7 +124,27 @@ func (im *image) reach(fn dataflow.Func) *reached {
 	sort.Slice(r.insns, func(i, j int) bool { return r.insns[i].pc < r.insns[j].pc })
 	r.at = nil // indices into the unsorted instructions
 	r.split()
+	if len(r.blocks) > im.maxBlocks() {
+		return nil // the full analysis truncates it, and says so
+	}
 	return r.linkCases(cases)
+}
+
+// maxInsns and maxBlocks are the engine's limits on one function: a
+// function past them goes to the full analysis, which marks its result
+// truncated.
+func (im *image) maxInsns() int {
+	if n := im.opts.Engine.MaxInsns; n > 0 {
+		return n
+	}
+	return dataflow.DefaultLimits.MaxInsns
+}
+
+func (im *image) maxBlocks() int {
+	if n := im.opts.Engine.MaxBlocks; n > 0 {
+		return n
+	}
+	return dataflow.DefaultLimits.MaxBlocks
 }
 
 // traverse decodes, by recursive descent from start, every instruction
@@ -134,6 +160,9 @@ func (r *reached) traverse(im *image, start uint32, leaders *[]uint32) bool {
 					return false // into the middle of an instruction
 				}
 				break
+			}
+			if len(r.insns) > im.maxInsns() {
+				return false
 			}
 			m := r.decode(im, pc)
 			switch m.kind {
