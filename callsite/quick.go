@@ -101,7 +101,7 @@ type quickCheck struct {
 func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped bool) {
 	im := w.im
 	fi = &funcInfo{fn: r.fn}
-	sited := r.blocksAt(w.checkedSites())
+	sited := r.blocksAt(im, w.checkedSites())
 	loadsChecked = len(sited) > 0
 	seeds := r.seeder(im)
 	for i := range r.blocks {
@@ -174,8 +174,10 @@ func (w *walker) callMatters(in *ir.Insn) bool {
 // blocksAt returns the blocks of r holding one of sites (sorted code
 // addresses of references: an instruction's address field, at most 15
 // bytes after its start), but for calls and jumps through the referenced
-// slot itself: such a reference is its own call.
-func (r *reached) blocksAt(sites []uint32) map[int32]bool {
+// slot itself (such a reference is its own call) and, on x64, for
+// instructions without a rip-relative operand (bytes of a displacement or
+// an immediate that only look like a reference).
+func (r *reached) blocksAt(im *image, sites []uint32) map[int32]bool {
 	var out map[int32]bool
 	i := sort.Search(len(sites), func(i int) bool { return sites[i] >= r.fn.Start })
 	for ; i < len(sites) && sites[i] < r.fn.End; i++ {
@@ -184,7 +186,7 @@ func (r *reached) blocksAt(sites []uint32) map[int32]bool {
 			continue
 		}
 		m := &r.insns[k]
-		if m.viaSlot {
+		if m.viaSlot || (im.arch.PtrSize == 8 && !im.isARM64() && !m.global) {
 			continue
 		}
 		if out == nil {
@@ -260,16 +262,20 @@ func leadsToChecked(name string) bool {
 }
 
 // decisive reports whether the quick pass's values for p decide its
-// verdict as the full data flow's would: a definite verdict from constants
-// (for a finding, with its value and tag), or no executable value at all.
+// verdict as the full data flow's would: values the full analysis has the
+// same (a verdict, a wrapper summary or an unresolved call alike), a
+// definite verdict from constants (for a finding, with its value and tag),
+// or no executable value at all.
 func (w *walker) decisive(p pending) bool {
 	im, a := w.im, p.api
-	if isInput(p.arg) || (a.ModeArg >= 0 && isInput(p.mode)) {
-		// check records a wrapper summary of these values: they must be
-		// the full analysis's.
-		return exactValue(p.arg) && (a.ModeArg < 0 || exactValue(p.mode)) && (a.TagArg < 0 || exactValue(p.tag))
+	settled := func(v dataflow.Value, used bool) bool { return !used || im.settled(v) }
+	if settled(p.arg, a.Rule != RuleAlways) && settled(p.mode, a.ModeArg >= 0) && settled(p.tag, a.TagArg >= 0) {
+		return true // the full analysis has the same values: check does the same with them
 	}
-	tagKnown := func() bool { return a.TagArg < 0 || exactValue(p.tag) }
+	if isInput(p.arg) || (a.ModeArg >= 0 && isInput(p.mode)) {
+		return false // a wrapper summary of values the full analysis may know better
+	}
+	tagKnown := func() bool { return settled(p.tag, a.TagArg >= 0) }
 	if a.Rule == RuleAlways && a.ModeArg < 0 {
 		return tagKnown()
 	}
@@ -294,6 +300,25 @@ func (w *walker) decisive(p pending) bool {
 	}
 	_, consts := arg.Consts()
 	return consts && v.definite && tagKnown()
+}
+
+// settled reports whether the quick pass computes v exactly as the full
+// analysis does: constants, and symbols other than a writable global's
+// value (which the full analysis may know from a store earlier in the
+// function).
+func (im *image) settled(v dataflow.Value) bool {
+	if _, ok := v.Consts(); ok {
+		return true
+	}
+	s, _, _, ok := v.Symbol()
+	if !ok {
+		s, _, ok = v.Pointer()
+	}
+	if !ok {
+		return false
+	}
+	info, client := im.symInfo(s)
+	return !client || info.kind != symGlobal
 }
 
 // requeueReaders sends the functions judged quickly that reference rva, a

@@ -21,6 +21,7 @@ type machineInsn struct {
 	intra    bool    // target lies in the function
 	viaSlot  bool    // a call or jump through memory at a global address
 	dispatch bool    // a jump through a register or a table: a switch
+	global   bool    // it has a rip-relative operand (x64)
 	leader   bool    // a block starts here
 	marks    uint8   // what it does that a pass looks for (mark*)
 	block    int32   // its basic block
@@ -691,6 +692,7 @@ func (r *reached) decode(im *image, pc uint32) machineInsn {
 		in := &lifted[k]
 		m.reads |= im.reads(in) &^ m.writes
 		m.writes |= writes(im.arch, in)
+		m.global = m.global || in.A.Mem.Global || in.B.Mem.Global || in.Mem.Global || in.Target.Mem.Global
 		mk := im.mark(r.fn, in)
 		if mk&markCall != 0 && m.call == 0 {
 			r.calls = append(r.calls, *in)
