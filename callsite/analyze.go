@@ -442,7 +442,7 @@ func (w *walker) addSummary(fi *funcInfo, ev *callEvent, p pending) {
 // quick pass again where it judged caller before.
 func (w *walker) reprocess(caller, wrapper uint32) {
 	if w.quickDone[caller] {
-		if w.quick(caller) {
+		if w.requick(caller, wrapper) {
 			return
 		}
 		delete(w.quickDone, caller)

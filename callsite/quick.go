@@ -88,6 +88,64 @@ func (w *walker) quick(start uint32) bool {
 	return true
 }
 
+// requick judges again, from their blocks, the calls of caller (judged by
+// the quick pass before) that reach wrapper, whose summaries grew; false
+// when one is not settled that way.
+func (w *walker) requick(caller, wrapper uint32) bool {
+	im := w.im
+	r := im.reached(caller)
+	if r == nil {
+		return false
+	}
+	fi := &funcInfo{fn: r.fn}
+	seeds := r.seeder(im)
+	for i := range r.blocks {
+		b := &r.blocks[i]
+		if !w.callsTo(r, b, wrapper) || (i != 0 && b.idom < 0) {
+			continue
+		}
+		r.run(im, int32(i), seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
+			tail := in.Kind == ir.Jump && im.isTailJump(fi.fn, in)
+			if (in.Kind == ir.Call || tail) && reaches(im, in, wrapper) {
+				im.recordCall(fi, in, st, tail)
+			}
+		})
+	}
+	var todo []quickCheck
+	for i := range fi.calls {
+		for _, s := range w.summaries[wrapper] {
+			todo = append(todo, quickCheck{&fi.calls[i], w.through(&fi.calls[i], s, wrapper)})
+		}
+	}
+	for _, q := range todo {
+		if !w.decisive(q.p) {
+			return false
+		}
+	}
+	for _, q := range todo {
+		w.check(fi, q.ev, q.p)
+	}
+	return true
+}
+
+// callsTo reports whether block b of r calls fn directly.
+func (w *walker) callsTo(r *reached, b *rblock, fn uint32) bool {
+	if b.marks&markCall == 0 {
+		return false
+	}
+	for _, m := range r.insns[b.first:b.end] {
+		if m.call != 0 && reaches(w.im, &r.calls[m.call-1], fn) {
+			return true
+		}
+	}
+	return false
+}
+
+// reaches reports whether the direct call (or jump) in reaches function fn.
+func reaches(im *image, in *ir.Insn, fn uint32) bool {
+	return in.Target.Kind == ir.KImm && im.codeCallee(uint32(in.Target.Imm)).function == fn
+}
+
 // quickCheck is one checked call (or wrapper call) the quick pass judges.
 type quickCheck struct {
 	ev *callEvent
