@@ -155,7 +155,9 @@ type quickCheck struct {
 // runCallBlocks runs every block of r that holds a call, a tail jump or a
 // reference to a checked API's address, records the calls, and reports
 // whether r references such an address and whether one escapes its block
-// (stored, or left in a register at the block's end).
+// (stored, or left in a register at the block's end). A block runs first
+// from nothing known: only where that leaves one of its calls unsettled
+// does it run again from its seeds (whose search walks the function).
 func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped bool) {
 	im := w.im
 	fi = &funcInfo{fn: r.fn}
@@ -167,24 +169,68 @@ func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped 
 		if (!w.blockCalls(r, b) && !sited[int32(i)]) || (i != 0 && b.idom < 0) {
 			continue
 		}
-		st := r.run(im, int32(i), seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
-			switch {
-			case in.Kind == ir.Call && w.callMatters(in):
-				im.recordCall(fi, in, st, false)
-			case in.Kind == ir.Jump && im.isTailJump(fi.fn, in) && w.callMatters(in):
-				im.recordCall(fi, in, st, true)
-			case in.Kind == ir.Store && in.A.Kind != ir.KNone:
-				escaped = escaped || w.leadsToAPI(st.Eval(in.A, in.Width))
-			}
-		})
-		if !loadsChecked {
-			continue
+		var entry []dataflow.Value
+		if i == 0 {
+			entry = seeds.seeds(0) // the entry state: no search
 		}
-		for reg := 0; reg < im.arch.NumRegs; reg++ {
-			escaped = escaped || w.leadsToAPI(st.Reg(ir.Reg(reg)))
+		n := len(fi.calls)
+		leaks := w.runBlock(r, int32(i), entry, fi, loadsChecked)
+		if i != 0 && !w.settledCalls(fi.calls[n:], loadsChecked) {
+			fi.calls = fi.calls[:n]
+			leaks = w.runBlock(r, int32(i), seeds.seeds(int32(i)), fi, loadsChecked)
 		}
+		escaped = escaped || leaks
 	}
 	return fi, loadsChecked, escaped
+}
+
+// runBlock runs block i of r from entry, records its calls that matter in
+// fi, and reports whether a checked API's address escapes it.
+func (w *walker) runBlock(r *reached, i int32, entry []dataflow.Value, fi *funcInfo, loadsChecked bool) bool {
+	im := w.im
+	escaped := false
+	st := r.run(im, i, entry, func(in *ir.Insn, st *dataflow.State) {
+		switch {
+		case in.Kind == ir.Call && w.callMatters(in):
+			im.recordCall(fi, in, st, false)
+		case in.Kind == ir.Jump && im.isTailJump(fi.fn, in) && w.callMatters(in):
+			im.recordCall(fi, in, st, true)
+		case in.Kind == ir.Store && in.A.Kind != ir.KNone:
+			escaped = escaped || w.leadsToAPI(st.Eval(in.A, in.Width))
+		}
+	})
+	for reg := 0; reg < im.arch.NumRegs && loadsChecked; reg++ {
+		escaped = escaped || w.leadsToAPI(st.Reg(ir.Reg(reg)))
+	}
+	return escaped
+}
+
+// settledCalls reports whether the quick pass settles every call of evs
+// (see quick).
+func (w *walker) settledCalls(evs []callEvent, loadsChecked bool) bool {
+	for i := range evs {
+		ev := &evs[i]
+		c := w.im.resolve(ev)
+		switch {
+		case c.api != nil:
+			if !w.decisive(w.direct(ev, c.api)) {
+				return false
+			}
+		case c.function != 0:
+			for _, s := range w.summaries[c.function] {
+				if !w.decisive(w.through(ev, s, c.function)) {
+					return false
+				}
+			}
+		case c.name != "":
+			if leadsToChecked(c.name) {
+				return false
+			}
+		case loadsChecked:
+			return false
+		}
+	}
+	return true
 }
 
 // blockCalls reports whether block b of r holds a call or tail jump that
