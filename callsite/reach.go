@@ -34,7 +34,7 @@ type machineInsn struct {
 const (
 	markCall     uint8 = 1 << iota // a call or a tail jump
 	markStore                      // a store to a global, or a global's address
-	markStoreReg                   // a store through a register other than the stack pointer alone
+	markStoreReg                   // a store through a register (a spill to the stack too)
 )
 
 // reached is a function's code as the full analysis decodes it (recursive
@@ -270,7 +270,7 @@ func (im *image) mark(fn dataflow.Func, in *ir.Insn) uint8 {
 	if im.touchesImage(in) {
 		m |= markStore
 	}
-	if in.Kind == ir.Store && !in.Mem.Global && (in.Mem.Base != im.arch.SP || in.Mem.Index != ir.RegNone) {
+	if in.Kind == ir.Store && !in.Mem.Global {
 		m |= markStoreReg
 	}
 	return m

@@ -70,8 +70,8 @@ func (q *storeSet) exactFor(rva uint32, w uint8) bool {
 // store to a global or compute a global's address. A global's address left
 // in a register at a block's end reaches the later blocks where every
 // write reaching them leaves it (seeder): when there is one, every block
-// that stores through a register runs too. An address stored to memory is
-// noted (escaped). It returns nil when fn is no function the quick pass can
+// that stores through a register (or spills one) runs too. An address
+// stored to memory is noted (escaped). It returns nil when fn is no function the quick pass can
 // split (x64 only: an ARM64 address takes an adrp in one block and a store
 // in another).
 func (im *image) quickStores(start uint32) *storeSet {
@@ -136,8 +136,9 @@ func (c *storeCollector) run(i int32) {
 	}
 }
 
-// storesThrough reports whether block i stores through a register other
-// than the stack pointer.
+// storesThrough reports whether block i stores through a register: through
+// a global's address kept from an earlier block, or that address spilled
+// to the stack (an escape).
 func (c *storeCollector) storesThrough(i int32) bool {
 	return c.r.blocks[i].marks&markStoreReg != 0
 }
