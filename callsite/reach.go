@@ -753,3 +753,16 @@ func (im *image) jumpsThroughRegister(rva uint32) bool {
 	}
 	return len(code) >= 2 && code[0] == 0xFF && code[1]&0xF8 == 0xE0
 }
+
+// readElsewhere returns the registers some block other than i reads before
+// writing them: a value left in another register at i's end is read by no
+// one.
+func (s *seeder) readElsewhere(i int32) uint64 {
+	var m uint64
+	for j, u := range s.uses {
+		if int32(j) != i {
+			m |= u
+		}
+	}
+	return m
+}

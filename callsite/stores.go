@@ -131,8 +131,9 @@ func (c *storeCollector) run(i int32) {
 		c.q.stores = append(c.q.stores, storeEvent{rva: uint32(a - im.base), width: in.Width, value: v})
 		c.q.vague = append(c.q.vague, !exactValue(v))
 	})
-	for reg := 0; reg < im.arch.NumRegs && !b.leaves && !c.bases; reg++ {
-		c.bases = c.q.globalAddress(im, st.Reg(ir.Reg(reg))) != nil
+	later := c.seeds.readElsewhere(i)
+	for reg := 0; reg < im.arch.NumRegs && reg < 64 && !b.leaves && !c.bases; reg++ {
+		c.bases = later&(1<<reg) != 0 && c.q.globalAddress(im, st.Reg(ir.Reg(reg))) != nil
 	}
 }
 
