@@ -5,8 +5,10 @@
 package checks
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hvcicheck/hvcicheck/peimage"
@@ -26,6 +28,24 @@ type Rule struct {
 	Doc string
 	// Fix says how to make the finding go away.
 	Fix string
+}
+
+// CallSite reports whether the rule judges the calls the image's code makes
+// (the call-site rules, Driver Verifier codes 0x2000 to 0x2002): it decodes
+// code. The other rules, the image rules, read only the headers and the
+// tables they point to.
+func (r *Rule) CallSite() bool { return IsCallSiteCode(r.Code) }
+
+// IsCallSiteCode reports whether code, a Driver Verifier code such as
+// "0x2000" (the prefix and case optional), is one of the call-site rules'
+// codes, 0x2000 to 0x2002.
+func IsCallSiteCode(code string) bool {
+	code = strings.TrimPrefix(strings.ToLower(code), "0x")
+	if code == "" {
+		return false
+	}
+	n, err := strconv.ParseUint(code, 16, 32)
+	return err == nil && n >= 0x2000 && n <= 0x2002
 }
 
 // Analyzer is one rule and the function that applies it to an image.
@@ -143,12 +163,12 @@ func Run(f *peimage.File, analyzers []*Analyzer) ([]Finding, []error) {
 // RunFacts is Run with facts the caller already holds for the image (its
 // imports read once for classification and checks alike).
 func RunFacts(facts *Facts, analyzers []*Analyzer) ([]Finding, []error) {
-	f := facts.file
 	var out []Finding
 	var errs []error
+	p := &Pass{File: facts.file, Facts: facts, out: &out}
 	for i, a := range analyzers {
 		start := len(out)
-		p := &Pass{File: f, Facts: facts, rule: &analyzers[i].Rule, out: &out}
+		p.rule = &analyzers[i].Rule
 		if err := a.Run(p); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", a.Name, err))
 		}
@@ -157,17 +177,21 @@ func RunFacts(facts *Facts, analyzers []*Analyzer) ([]Finding, []error) {
 	return out, errs
 }
 
+// sortFindings sorts one rule's findings by location, stably.
 func sortFindings(fs []Finding) {
-	key := func(f *Finding) uint64 {
-		if f.SectionIndex != nil {
-			return uint64(*f.SectionIndex)
-		}
-		if f.RVA != nil {
-			return uint64(*f.RVA)
-		}
-		return 0
+	slices.SortStableFunc(fs, func(a, b Finding) int { return cmp.Compare(findingKey(&a), findingKey(&b)) })
+}
+
+// findingKey is where a finding sorts among its rule's: its section's
+// index, else its RVA.
+func findingKey(f *Finding) uint64 {
+	if f.SectionIndex != nil {
+		return uint64(*f.SectionIndex)
 	}
-	sort.SliceStable(fs, func(i, j int) bool { return key(&fs[i]) < key(&fs[j]) })
+	if f.RVA != nil {
+		return uint64(*f.RVA)
+	}
+	return 0
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -19,6 +19,9 @@ type Facts struct {
 	imports     []peimage.ImportedDLL
 	importsErr  error
 	importsDone bool
+	// namesErr is what stopped reading the DLL names alone (for
+	// classification), where they were read without the functions.
+	namesErr error
 
 	callOpts  callsite.Options
 	callsOnce sync.Once
@@ -66,8 +69,21 @@ func (fc *Facts) ImportedDLLNames() []string {
 		}
 		return names
 	}
-	names, _ := fc.file.ImportedDLLNames()
+	names, err := fc.file.ImportedDLLNames()
+	fc.namesErr = err
 	return names
+}
+
+// ImportsErr returns the error that stopped reading the imports, as far as
+// they have been read: all of them where Imports was called (by a rule),
+// else the DLL names read for ImportedDLLNames; nil where neither was read.
+// A rule that needs no imports does not make the scan read them only to
+// learn whether a limit would have cut them.
+func (fc *Facts) ImportsErr() error {
+	if fc.importsRead() {
+		return fc.importsErr
+	}
+	return fc.namesErr
 }
 
 // importsRead reports whether Imports has been computed. Facts belong to

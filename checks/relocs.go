@@ -27,20 +27,19 @@ var PageCrossingRelocation = &Analyzer{
 }
 
 func runPageCrossing(p *Pass) error {
-	relocs, err := p.File.BaseRelocs()
 	n := 0
 	var firstUnlisted uint32
-	for _, r := range relocs {
+	err := p.File.EachBaseReloc(func(r peimage.Reloc) {
 		w := r.Width()
 		if w == 0 || r.RVA&(peimage.PageSize-1)+w <= peimage.PageSize {
-			continue
+			return
 		}
 		n++
 		if n > maxRelocFindings {
 			if n == maxRelocFindings+1 {
 				firstUnlisted = r.RVA
 			}
-			continue
+			return
 		}
 		f := Finding{RVA: ptr(r.RVA), RVAEnd: ptr(r.RVA + w)}
 		if s := p.File.SectionOf(r.RVA); s != nil {
@@ -50,7 +49,7 @@ func runPageCrossing(p *Pass) error {
 		f.Message = fmt.Sprintf("%d-byte relocation at RVA 0x%x crosses into the next page (unsupported by memory integrity before Windows 10 1703)", w, r.RVA)
 		f.Fix = "align the pointer field (no #pragma pack around pointers)"
 		p.Report(f)
-	}
+	})
 	if n > maxRelocFindings {
 		// The RVA of the first one left out sorts the summary after the
 		// listed ones (a finding without a location would sort first).

@@ -99,7 +99,8 @@ func NewLineTable(f *peimage.File) (*LineTable, error) {
 	total := 0
 	for i := range f.Sections {
 		s := &f.Sections[i]
-		name, ok := strings.CutPrefix(s.LongName, ".debug_")
+		long := f.LongName(s)
+		name, ok := strings.CutPrefix(long, ".debug_")
 		if !ok {
 			continue
 		}
@@ -112,7 +113,7 @@ func NewLineTable(f *peimage.File) (*LineTable, error) {
 		}
 		b, err := f.ReadRVA(s.VirtualAddress, int(size))
 		if err != nil {
-			return nil, fmt.Errorf("DWARF section %s: %w", s.LongName, err)
+			return nil, fmt.Errorf("DWARF section %s: %w", long, err)
 		}
 		secs[name] = b
 	}

@@ -9,11 +9,11 @@
 package peimage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // ErrNotPE is returned (wrapped) by Parse when the input is not a PE image at
@@ -107,11 +107,9 @@ type OptionalHeader struct {
 type Section struct {
 	Index int
 	// Name is the 8-byte header name with trailing NULs removed, exactly as
-	// in the header (a "/4" long-name reference stays "/4").
-	Name string
-	// LongName is Name resolved through the COFF string table where the
-	// header holds a "/N" reference and the table is readable; else Name.
-	LongName         string
+	// in the header (a "/4" long-name reference stays "/4"; File.LongName
+	// resolves it).
+	Name             string
 	VirtualSize      uint32
 	VirtualAddress   uint32
 	SizeOfRawData    uint32
@@ -334,8 +332,7 @@ func (f *File) parseSections() error {
 		h := buf[40*i:]
 		s := &f.Sections[i]
 		s.Index = i
-		s.Name = strings.TrimRight(string(h[:8]), "\x00")
-		s.LongName = s.Name
+		s.Name = sectionName(h[:8])
 		s.VirtualSize = binary.LittleEndian.Uint32(h[8:])
 		s.VirtualAddress = binary.LittleEndian.Uint32(h[12:])
 		s.SizeOfRawData = binary.LittleEndian.Uint32(h[16:])
@@ -343,39 +340,88 @@ func (f *File) parseSections() error {
 		s.Characteristics = binary.LittleEndian.Uint32(h[36:])
 		s.HeaderOffset = f.SectionTableOffset + int64(40*i)
 	}
-	f.resolveLongNames()
 	return nil
 }
 
-// resolveLongNames replaces "/N" section names by their COFF string-table
-// entries (mingw keeps such names for its debug sections).
-func (f *File) resolveLongNames() {
-	if f.PointerToSymbolTable == 0 {
-		return
+// sectionName is the name in a section header's 8 bytes, without the
+// trailing NULs. The usual names are returned without allocating.
+func sectionName(b []byte) string {
+	b = bytes.TrimRight(b, "\x00")
+	switch string(b) {
+	case ".text":
+		return ".text"
+	case ".data":
+		return ".data"
+	case ".rdata":
+		return ".rdata"
+	case ".bss":
+		return ".bss"
+	case ".idata":
+		return ".idata"
+	case ".edata":
+		return ".edata"
+	case ".pdata":
+		return ".pdata"
+	case ".xdata":
+		return ".xdata"
+	case ".reloc":
+		return ".reloc"
+	case ".rsrc":
+		return ".rsrc"
+	case ".tls":
+		return ".tls"
+	case ".CRT":
+		return ".CRT"
+	case "INIT":
+		return "INIT"
+	case "PAGE":
+		return "PAGE"
+	case ".rodata":
+		return ".rodata"
+	}
+	return string(b)
+}
+
+// LongName returns the name of section s resolved through the COFF string
+// table where its header holds a "/N" reference (mingw names its debug
+// sections so) and the table is readable; else s.Name. Parse does not
+// resolve the names, which only the debug info and the reports need: each
+// call reads the name from the table (at most longNameMax bytes).
+func (f *File) LongName(s *Section) string {
+	off := longNameOffset(s.Name)
+	if off < 0 || f.PointerToSymbolTable == 0 {
+		return s.Name
 	}
 	strtab := int64(f.PointerToSymbolTable) + 18*int64(f.NumberOfSymbols)
-	for i := range f.Sections {
-		s := &f.Sections[i]
-		if len(s.Name) < 2 || s.Name[0] != '/' {
-			continue
-		}
-		var off int64
-		for _, c := range s.Name[1:] {
-			if c < '0' || c > '9' {
-				off = -1
-				break
-			}
-			off = off*10 + int64(c-'0')
-		}
-		if off < 4 {
-			continue
-		}
-		var b [64]byte
-		n, _ := f.r.ReadAt(b[:], strtab+off)
-		if i := strings.IndexByte(string(b[:n]), 0); i > 0 {
-			s.LongName = string(b[:i])
-		}
+	b := make([]byte, longNameMax)
+	n, _ := f.r.ReadAt(b, strtab+off)
+	if i := bytes.IndexByte(b[:n], 0); i > 0 {
+		return string(b[:i])
 	}
+	return s.Name
+}
+
+// longNameMax is the longest long section name read (the terminating NUL
+// included).
+const longNameMax = 64
+
+// longNameOffset returns the string-table offset of a "/N" section name,
+// or -1 for another name.
+func longNameOffset(name string) int64 {
+	if len(name) < 2 || name[0] != '/' {
+		return -1
+	}
+	var off int64
+	for _, c := range name[1:] {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		off = off*10 + int64(c-'0')
+	}
+	if off < 4 {
+		return -1
+	}
+	return off
 }
 
 // readFull reads exactly len(p) bytes at off or fails.

@@ -63,11 +63,16 @@ func (f *File) eachDescriptor(visit func(name string, ilt, iat uint32) error) er
 	if dir.RVA == 0 {
 		return nil
 	}
+	var batch []byte // descriptors read ahead, from descriptor i on
 	for i := 0; i < f.lim.MaxImports; i++ {
-		d, err := f.ReadRVA(dir.RVA+uint32(20*i), 20)
-		if err != nil {
-			return fmt.Errorf("import descriptor %d: %w", i, err)
+		if len(batch) < 20 {
+			var err error
+			if batch, err = f.readDescriptors(dir.RVA+uint32(20*i), f.lim.MaxImports-i); err != nil {
+				return fmt.Errorf("import descriptor %d: %w", i, err)
+			}
 		}
+		d := batch[:20]
+		batch = batch[20:]
 		ilt := binary.LittleEndian.Uint32(d[0:])
 		nameRVA := binary.LittleEndian.Uint32(d[12:])
 		iat := binary.LittleEndian.Uint32(d[16:])
@@ -83,6 +88,42 @@ func (f *File) eachDescriptor(visit func(name string, ilt, iat uint32) error) er
 		}
 	}
 	return &LimitError{What: "import descriptors", Limit: int64(f.lim.MaxImports)}
+}
+
+// descriptorBatch is how many import descriptors are read at once, where
+// the section holding them has room.
+const descriptorBatch = 16
+
+// readDescriptors reads the import descriptor at rva and up to
+// descriptorBatch-1 more (never more than left) in one read, as many as
+// lie in the file-backed bytes of the section that holds the first, with no
+// section before it in the table overlapping them: the bytes each would
+// read alone. An error is that of reading the first one alone.
+func (f *File) readDescriptors(rva uint32, left int) ([]byte, error) {
+	if n := f.descriptorRun(rva, min(descriptorBatch, left)); n > 1 {
+		return f.ReadRVA(rva, 20*n)
+	}
+	return f.ReadRVA(rva, 20)
+}
+
+// descriptorRun returns how many of the n descriptors from rva can be read
+// at once (see readDescriptors): 0 or 1 where only the first can.
+func (f *File) descriptorRun(rva uint32, n int) int {
+	s := f.SectionOf(rva)
+	if s == nil || int64(s.PointerToRawData) >= f.size {
+		return 0
+	}
+	delta := int64(rva - s.VirtualAddress)
+	backed := min(int64(s.SizeOfRawData), f.size-int64(s.PointerToRawData))
+	n = int(min(int64(n), max(backed-delta, 0)/20, f.lim.MaxReadBytes/20))
+	end := uint64(rva) + 20*uint64(n)
+	for i := range s.Index {
+		o := &f.Sections[i]
+		if start := uint64(o.VirtualAddress); start > uint64(rva) && start < end {
+			end = start // a section before s in the table claims these bytes
+		}
+	}
+	return int((end - uint64(rva)) / 20)
 }
 
 // readThunks reads one DLL's lookup table (or its IAT where there is none)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Resource types (RT_*).
@@ -44,7 +45,17 @@ type VersionInfo struct {
 }
 
 // versionKeys are the StringFileInfo keys VersionInfo keeps.
-var versionKeys = []string{"CompanyName", "ProductName", "FileDescription", "FileVersion", "OriginalFilename"}
+var versionKeys = [...]string{"CompanyName", "ProductName", "FileDescription", "FileVersion", "OriginalFilename"}
+
+// versionKeyIndex returns the index of key in versionKeys, or -1.
+func versionKeyIndex(key string) int {
+	for i, k := range versionKeys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
+}
 
 func (v *VersionInfo) set(key, value string) {
 	switch key {
@@ -290,44 +301,42 @@ func parseVersionInfo(data []byte) (*VersionInfo, error) {
 	if root.key != "VS_VERSION_INFO" {
 		return nil, fmt.Errorf("version resource: root key %q, want VS_VERSION_INFO", root.key)
 	}
-	var tables []map[string]string
-	var langs []string
-	var walkErr error
+	var tables []viTable
 	p.each(root, func(sfi viNode) bool {
 		if sfi.key != "StringFileInfo" {
 			return true
 		}
 		p.each(sfi, func(table viNode) bool {
-			m := map[string]string{}
+			t := viTable{lang: table.key}
 			p.each(table, func(s viNode) bool {
-				if _, ok := m[s.key]; !ok {
-					m[s.key] = stringValue(s)
+				// The first String of a key in a table counts, even empty.
+				if i := versionKeyIndex(s.key); i >= 0 && !t.set[i] {
+					t.values[i], t.set[i] = stringValue(s), true
 				}
 				return true
 			})
-			tables = append(tables, m)
-			langs = append(langs, strings.ToLower(table.key))
+			tables = append(tables, t)
 			return true
 		})
 		return true
 	})
-	walkErr = p.err
+	walkErr := p.err
 	v := &VersionInfo{}
 	order := make([]int, 0, len(tables))
-	for i, l := range langs {
-		if strings.HasPrefix(l, "0409") {
+	for i := range tables {
+		if tables[i].english() {
 			order = append(order, i)
 		}
 	}
-	for i, l := range langs {
-		if !strings.HasPrefix(l, "0409") {
+	for i := range tables {
+		if !tables[i].english() {
 			order = append(order, i)
 		}
 	}
-	for _, k := range versionKeys {
+	for k, key := range versionKeys {
 		for _, i := range order {
-			if s := tables[i][k]; s != "" && v.get(k) == "" {
-				v.set(k, s)
+			if s := tables[i].values[k]; s != "" && v.get(key) == "" {
+				v.set(key, s)
 			}
 		}
 	}
@@ -336,6 +345,19 @@ func parseVersionInfo(data []byte) (*VersionInfo, error) {
 		return v, walkErr
 	}
 	return v, nil
+}
+
+// viTable is what one StringTable of a version resource says of
+// versionKeys.
+type viTable struct {
+	lang   string // the table's key: language and code page, e.g. "040904b0"
+	values [len(versionKeys)]string
+	set    [len(versionKeys)]bool
+}
+
+// english reports whether the table is the U.S. English one (0409).
+func (t *viTable) english() bool {
+	return strings.HasPrefix(t.lang, "0409")
 }
 
 // viParser reads VS_VERSIONINFO nodes, counting them against
@@ -367,7 +389,6 @@ func (p *viParser) node(off, end int) (viNode, error) {
 	nodeEnd := off + length
 	// The key: NUL-terminated UTF-16 after the header.
 	k := off + 6
-	var units []uint16
 	for {
 		if k+2 > nodeEnd {
 			return viNode{}, fmt.Errorf("node at 0x%x: key has no terminator", off)
@@ -377,9 +398,8 @@ func (p *viParser) node(off, end int) (viNode, error) {
 		if u == 0 {
 			break
 		}
-		units = append(units, u)
 	}
-	n := viNode{key: string(utf16.Decode(units)), text: typ == 1}
+	n := viNode{key: nodeKey(p.data[off+6 : k-2]), text: typ == 1}
 	v := align4(k)
 	vbytes := valueLen
 	if n.text {
@@ -447,9 +467,85 @@ func stringValue(n viNode) string {
 	return decodeUTF16(n.value)
 }
 
-// decodeUTF16 decodes little-endian UTF-16 up to the first NUL unit. Lone
+// nodeKey decodes the key of a version resource node: little-endian UTF-16
+// code units without NUL. The keys of the format and of the usual strings
+// are returned without allocating.
+func nodeKey(b []byte) string {
+	var buf [24]byte
+	n := len(b) / 2
+	if n > len(buf) {
+		return decodeUTF16Units(b)
+	}
+	for i := range n {
+		u := binary.LittleEndian.Uint16(b[2*i:])
+		if u >= utf8.RuneSelf {
+			return decodeUTF16Units(b)
+		}
+		buf[i] = byte(u)
+	}
+	switch key := buf[:n]; string(key) {
+	case "VS_VERSION_INFO":
+		return "VS_VERSION_INFO"
+	case "StringFileInfo":
+		return "StringFileInfo"
+	case "VarFileInfo":
+		return "VarFileInfo"
+	case "Translation":
+		return "Translation"
+	case "CompanyName":
+		return "CompanyName"
+	case "ProductName":
+		return "ProductName"
+	case "FileDescription":
+		return "FileDescription"
+	case "FileVersion":
+		return "FileVersion"
+	case "OriginalFilename":
+		return "OriginalFilename"
+	case "ProductVersion":
+		return "ProductVersion"
+	case "InternalName":
+		return "InternalName"
+	case "LegalCopyright":
+		return "LegalCopyright"
+	case "LegalTrademarks":
+		return "LegalTrademarks"
+	case "Comments":
+		return "Comments"
+	default:
+		return string(key)
+	}
+}
+
+// decodeUTF16Units decodes little-endian UTF-16 code units; lone
 // surrogates become U+FFFD.
+func decodeUTF16Units(b []byte) string {
+	units := make([]uint16, len(b)/2)
+	for i := range units {
+		units[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return string(utf16.Decode(units))
+}
+
+// decodeUTF16 decodes little-endian UTF-16 up to the first NUL unit, and
+// trims white space. Lone surrogates become U+FFFD.
 func decodeUTF16(b []byte) string {
+	n, ascii := 0, true
+	for ; n+1 < len(b); n += 2 {
+		u := binary.LittleEndian.Uint16(b[n:])
+		if u == 0 {
+			break
+		}
+		ascii = ascii && u < utf8.RuneSelf
+	}
+	if ascii {
+		var sb strings.Builder
+		sb.Grow(n / 2)
+		for i := 0; i < n; i += 2 {
+			sb.WriteByte(b[i])
+		}
+		return strings.TrimSpace(sb.String())
+	}
 	units := make([]uint16, 0, len(b)/2)
 	for i := 0; i+1 < len(b); i += 2 {
 		u := binary.LittleEndian.Uint16(b[i:])

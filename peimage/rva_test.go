@@ -135,15 +135,48 @@ func TestLongNames(t *testing.T) {
 	f := mustParse(t, out.Bytes)
 	var got []string
 	for _, s := range f.Sections {
-		got = append(got, s.Name+"="+s.LongName)
+		got = append(got, s.Name+"="+f.LongName(&s))
 	}
 	if want := []string{"/4=.text$averylongname", "/x=/x", "/2=/2", ".reloc=.reloc"}; !slices.Equal(got, want) {
 		t.Errorf("names %q, want %q", got, want)
 	}
 	out.PutU32(out.FileHeader()+8, 0x7fffff00)
-	if f := mustParse(t, out.Bytes); f.Sections[0].LongName != "/4" {
-		t.Errorf("a string table past the end of the file gave %q", f.Sections[0].LongName)
+	if f := mustParse(t, out.Bytes); f.LongName(&f.Sections[0]) != "/4" {
+		t.Errorf("a string table past the end of the file gave %q", f.LongName(&f.Sections[0]))
 	}
+}
+
+// TestLongNamesNotRead: Parse leaves the string table alone; LongName
+// reads it.
+func TestLongNamesNotRead(t *testing.T) {
+	im := pebuild.Driver(pebuild.MachineAMD64)
+	im.Sections[0].Name = "/4"
+	out := build(t, im)
+	strtab := len(out.Bytes)
+	out.Bytes = append(out.Bytes, "\x10\x00\x00\x00.debug_info\x00"...)
+	out.PutU32(out.FileHeader()+8, uint32(strtab))
+	r := &recordingReader{data: out.Bytes}
+	f, err := peimage.Parse(r, int64(len(out.Bytes)), peimage.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.maxEnd > int64(strtab) {
+		t.Errorf("Parse read up to 0x%x, into the string table at 0x%x", r.maxEnd, strtab)
+	}
+	if got := f.LongName(&f.Sections[0]); got != ".debug_info" {
+		t.Errorf("LongName = %q", got)
+	}
+}
+
+// recordingReader reads data and records the end of the farthest read.
+type recordingReader struct {
+	data   []byte
+	maxEnd int64
+}
+
+func (r *recordingReader) ReadAt(p []byte, off int64) (int, error) {
+	r.maxEnd = max(r.maxEnd, off+int64(len(p)))
+	return bytesReader(r.data).ReadAt(p, off)
 }
 
 // TestVAToRVA checks the image-base arithmetic at the image's edges.

@@ -146,6 +146,26 @@ func TestBaselineMatchesMovedFileBySHA256(t *testing.T) {
 	}
 }
 
+// TestBaselineWithoutHashes: a report without hashes (a scan of image rules
+// only) is matched by path, as baseline and as new scan alike.
+func TestBaselineWithoutHashes(t *testing.T) {
+	hashed := results()
+	for i := range hashed {
+		hashed[i].SHA256 = strings.Repeat(string(rune('a'+i)), 64)
+	}
+	unhashed := results()
+	for i := range unhashed {
+		unhashed[i].SHA256 = ""
+	}
+	for name, run := range map[string][2][]scan.FileResult{"hashed baseline": {hashed, unhashed}, "unhashed baseline": {unhashed, hashed}, "neither": {unhashed, unhashed}} {
+		base := readBaselineBytes(t, jsonReport(t, run[0]))
+		f, _ := filterRun(t, base, run[1])
+		if st := f.Stats(); st.New != 0 || st.Suppressed != 3 || st.Gone != 0 || st.FilesNotScanned != 0 {
+			t.Errorf("%s: %+v", name, st)
+		}
+	}
+}
+
 func TestBaselineSARIF(t *testing.T) {
 	rs := results()
 	doc := sarifOf(t, rs, summaryOf(rs, checks.All()), SARIFOptions{BaseDir: "/work/tree"})

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/hvcicheck/hvcicheck/checks"
 	"github.com/hvcicheck/hvcicheck/peimage"
@@ -16,21 +17,26 @@ import (
 //go:embed html.tmpl
 var htmlTemplateText string
 
-var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	// c makes a string from a binary or the file system safe to show:
-	// control characters, invalid UTF-8 and bidirectional-text controls
-	// become visible escapes (html/template then escapes markup).
-	"c": clean,
-	// path is c with a line-break opportunity after each slash, so that
-	// long paths wrap at folders rather than anywhere.
-	"path": func(p string) template.HTML {
-		parts := strings.Split(clean(p), "/")
-		for i := range parts {
-			parts[i] = template.HTMLEscapeString(parts[i])
-		}
-		return template.HTML(strings.Join(parts, "/<wbr>"))
-	},
-}).Parse(htmlTemplateText))
+// htmlTemplate returns the parsed report template. It is parsed on first
+// use, not when the program starts: every run of hvcicheck links it in, few
+// write HTML.
+var htmlTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		// c makes a string from a binary or the file system safe to show:
+		// control characters, invalid UTF-8 and bidirectional-text controls
+		// become visible escapes (html/template then escapes markup).
+		"c": clean,
+		// path is c with a line-break opportunity after each slash, so that
+		// long paths wrap at folders rather than anywhere.
+		"path": func(p string) template.HTML {
+			parts := strings.Split(clean(p), "/")
+			for i := range parts {
+				parts[i] = template.HTMLEscapeString(parts[i])
+			}
+			return template.HTML(strings.Join(parts, "/<wbr>"))
+		},
+	}).Parse(htmlTemplateText))
+})
 
 // HTMLOptions tune the HTML report.
 type HTMLOptions struct {
@@ -148,7 +154,7 @@ func (h *HTML) Finish(s scan.Summary) error {
 		}
 	}
 	var buf bytes.Buffer
-	if err := htmlTemplate.Execute(&buf, page); err != nil {
+	if err := htmlTemplate().Execute(&buf, page); err != nil {
 		return fmt.Errorf("render HTML report: %w", err)
 	}
 	if _, err := h.w.Write(buf.Bytes()); err != nil {
@@ -347,8 +353,8 @@ func layoutOf(f *peimage.File, findings []checks.Finding) *htmlLayout {
 			Raw:         fmt.Sprintf("0x%x+0x%x", s.PointerToRawData, s.SizeOfRawData),
 			Perm:        perm, PermClass: class, Unaligned: unaligned, Flag: flagged[s.Index],
 		}
-		if s.LongName != s.Name {
-			row.LongName = s.LongName
+		if long := f.LongName(s); long != s.Name {
+			row.LongName = long
 		}
 		var notes []string
 		if unaligned {

@@ -53,7 +53,7 @@ func openImage(r scan.FileResult) (*image, error) {
 	if !fi.Mode().IsRegular() || fi.Size() != r.Size {
 		return nil, errors.New("the file changed since it was scanned")
 	}
-	if r.SHA256 != "" { // else the scan did not hash it (--no-hash): the size must do
+	if r.SHA256 != "" { // else the scan did not hash it (image rules only, --no-hash): the size must do
 		h := sha256.New()
 		if _, err := io.Copy(h, io.NewSectionReader(f, 0, r.Size)); err != nil {
 			return nil, err

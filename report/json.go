@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,21 +60,26 @@ func (h *JSON) Finish(s scan.Summary) error {
 // held for the whole scan. Lines come in the order files finish. Every line
 // is a FILE object; the summary is not written (see docs/output.md).
 type JSONL struct {
-	w io.Writer
+	w   io.Writer
+	buf []byte // the line being written, reused from line to line
 }
+
+// maxKeptLine bounds the line buffer a JSONL handler keeps for the next
+// line.
+const maxKeptLine = 1 << 20
 
 // NewJSONL returns a JSONL handler writing to w.
 func NewJSONL(w io.Writer) *JSONL { return &JSONL{w: w} }
 
-// File writes r as one line.
+// File writes r as one line: the bytes json.Encoder (without HTML
+// escaping) writes for it, encoded without reflection.
 func (h *JSONL) File(r scan.FileResult) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil { // Encode ends the line
-		return fmt.Errorf("encode %s: %w", r.Path, err)
+	h.buf = append(appendFileResult(h.buf[:0], &r), '\n')
+	_, err := h.w.Write(h.buf)
+	if cap(h.buf) > maxKeptLine {
+		h.buf = nil
 	}
-	if _, err := h.w.Write(b.Bytes()); err != nil {
+	if err != nil {
 		return fmt.Errorf("write JSONL report: %w", err)
 	}
 	return flush(h.w)

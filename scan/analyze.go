@@ -46,38 +46,37 @@ const (
 // file name named on the command line: a non-PE input yields a result with
 // Error. It applies the scanner's limits and per-file time limit.
 func (s *Scanner) Analyze(ctx context.Context, name string, r io.ReaderAt, size int64) FileResult {
-	o := s.analyze(ctx, name, r, size, true)
+	o := s.analyze(ctx, input{name: name, r: r, size: size, explicit: true, hash: s.hashes(size)})
 	if o.skip == dropped && o.res.Error == "" {
 		o.res.Error = fmt.Sprintf("analysis cancelled: %v", ctx.Err())
 	}
 	return o.res
 }
 
-// analyze runs analyzeSync in a goroutine, so that a stuck analysis costs
-// the per-file time limit and no more, and a panic becomes the result's
-// Error. explicit is set for files named by the caller (a non-PE file is an
-// error) and clear for files met in a walk (a non-PE file is skipped).
-func (s *Scanner) analyze(ctx context.Context, name string, r io.ReaderAt, size int64, explicit bool) outcome {
+// input is one file to analyse.
+type input struct {
+	name string
+	r    io.ReaderAt
+	size int64
+	// explicit is set for a file named by the caller (not a PE image: an
+	// error) and clear for one met in a walk (not a PE image: skipped).
+	explicit bool
+	// hash says whether to compute its hashes (see Scanner.hashes).
+	hash bool
+}
+
+// hashes reports whether a file of size bytes is hashed: when the scanner
+// hashes (Hashing) and the file is within the size limit.
+func (s *Scanner) hashes(size int64) bool { return s.Hashing() && size <= s.maxFileSize() }
+
+// analyze runs the analysis of one image in a goroutine, so that a stuck
+// analysis costs the caller the per-file time limit and no more (Scan's
+// workers run theirs on their own goroutine instead: see worker).
+func (s *Scanner) analyze(ctx context.Context, in input) outcome {
 	start := time.Now()
 	done := make(chan outcome, 1)
-	snap := newSnapshot(FileResult{Path: name, Size: size, Findings: []checks.Finding{}})
-	go func() {
-		var o outcome
-		defer func() {
-			if v := recover(); v != nil {
-				res := snap.get()
-				res.Error = fmt.Sprintf("internal error: panic while analysing %s: %v", name, v)
-				o = outcome{res: res}
-			}
-			if fr, ok := r.(*fileReader); ok {
-				// Once the analysis is over, even if abandoned, and before
-				// its result goes out: the worker's next file reuses it.
-				fr.release()
-			}
-			done <- o
-		}()
-		o = s.analyzeSync(name, r, size, explicit, snap)
-	}()
+	snap := newSnapshot(FileResult{Path: in.name, Size: in.size, Findings: []checks.Finding{}})
+	go func() { done <- s.protected(in, snap) }()
 	var timeout <-chan time.Time
 	d := s.perFileTimeout()
 	if d > 0 {
@@ -85,25 +84,51 @@ func (s *Scanner) analyze(ctx context.Context, name string, r io.ReaderAt, size 
 		defer t.Stop()
 		timeout = t.C
 	}
-	timedOut := func() outcome {
-		res := snap.get()
-		res.Error = ErrTextTimeout
-		res.LimitReached = true
-		return outcome{res: res}
-	}
 	select {
 	case o := <-done:
-		if d > 0 && time.Since(start) > d && o.skip == notSkipped {
-			// Finished, but later than the limit: the same result whichever
-			// of the two the select saw first.
-			return timedOut()
-		}
-		return o
+		return s.lateCheck(o, snap, start)
 	case <-timeout:
-		return timedOut()
+		return timedOut(snap)
 	case <-ctx.Done():
 		return outcome{res: snap.get(), skip: dropped}
 	}
+}
+
+// protected runs analyzeSync, turning a panic into the result's Error, and
+// then releases the input's buffer where it is a fileReader.
+func (s *Scanner) protected(in input, snap *snapshot) (o outcome) {
+	defer func() {
+		if v := recover(); v != nil {
+			res := snap.get()
+			res.Error = fmt.Sprintf("internal error: panic while analysing %s: %v", in.name, v)
+			o = outcome{res: res}
+		}
+		if fr, ok := in.r.(*fileReader); ok {
+			// Once the analysis is over, even if abandoned, and before
+			// its result goes out: the worker's next file reuses it.
+			fr.release()
+		}
+	}()
+	return s.analyzeSync(in, snap)
+}
+
+// lateCheck returns the outcome of an analysis that started at start: o,
+// or the timed-out result where it finished later than the per-file time
+// limit (the same result whichever the caller noticed first).
+func (s *Scanner) lateCheck(o outcome, snap *snapshot, start time.Time) outcome {
+	if d := s.perFileTimeout(); d > 0 && o.skip == notSkipped && time.Since(start) > d {
+		return timedOut(snap)
+	}
+	return o
+}
+
+// timedOut is the result of a file whose analysis outlasted the per-file
+// time limit: what the analysis had learnt, with the timeout's error.
+func timedOut(snap *snapshot) outcome {
+	res := snap.get()
+	res.Error = ErrTextTimeout
+	res.LimitReached = true
+	return outcome{res: res}
 }
 
 func (s *Scanner) perFileTimeout() time.Duration {
@@ -122,10 +147,10 @@ func (s *Scanner) maxFileSize() int64 {
 
 // analyzeSync parses, hashes, classifies and checks one image. It publishes
 // what it has learnt to snap as it goes, for a timed-out analysis to report.
-func (s *Scanner) analyzeSync(name string, r io.ReaderAt, size int64, explicit bool, snap *snapshot) outcome {
+func (s *Scanner) analyzeSync(in input, snap *snapshot) outcome {
 	res := snap.get()
-	f, err := s.parse(r, size)
-	if errors.Is(err, peimage.ErrNotPE) && !explicit {
+	f, err := s.parse(in.r, in.size)
+	if errors.Is(err, peimage.ErrNotPE) && !in.explicit {
 		return outcome{res: res, skip: skippedNonPE}
 	}
 	if f != nil {
@@ -135,16 +160,16 @@ func (s *Scanner) analyzeSync(name string, r io.ReaderAt, size int64, explicit b
 	var facts *checks.Facts
 	if err == nil {
 		facts = checks.NewFactsWith(f, s.CallSite)
-		res.Kind = string(f.Classify(facts.ImportedDLLNames(), filepath.Base(name)))
+		res.Kind = string(f.Classify(facts.ImportedDLLNames(), filepath.Base(in.name)))
 	}
-	if s.hashing() && size <= s.maxFileSize() {
+	if in.hash {
 		// Authenticode hashes are what driver blocklists match on: computed
 		// for kernel-mode images only (they double the cost of hashing).
 		auth := f
 		if res.Kind != string(peimage.KindKernelDriver) {
 			auth = nil
 		}
-		if herr := hashInto(&res, r, size, auth); herr != nil {
+		if herr := hashInto(&res, in.r, in.size, auth); herr != nil {
 			res.Error = herr.Error()
 			return outcome{res: res}
 		}
@@ -239,9 +264,11 @@ func (s *Scanner) runChecks(res *FileResult, facts *checks.Facts) {
 	notes, limited := facts.AnalysisNotes()
 	res.Anomalies = append(res.Anomalies, notes...)
 	res.LimitReached = res.LimitReached || limited
-	if _, err := facts.Imports(); isLimit(err) {
+	if err := facts.ImportsErr(); isLimit(err) {
 		// The imports were cut short: a call-site rule may have missed a
-		// checked import. (Other import errors are the rules' business.)
+		// checked import, or the classification a kernel module. (Other
+		// import errors are the rules' business; imports no rule needed
+		// are not read.)
 		res.LimitReached = true
 		if !slices.ContainsFunc(res.Anomalies, func(a string) bool { return strings.Contains(a, err.Error()) }) {
 			res.Anomalies = append(res.Anomalies, "imports: "+err.Error())
@@ -272,6 +299,9 @@ func (s *Scanner) runChecks(res *FileResult, facts *checks.Facts) {
 }
 
 func isLimit(err error) bool {
+	if err == nil {
+		return false
+	}
 	var le *peimage.LimitError
 	return errors.As(err, &le)
 }

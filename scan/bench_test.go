@@ -250,19 +250,20 @@ func BenchmarkAllRules(b *testing.B) {
 }
 
 // BenchmarkScanImageRules is the scanner end to end with the image rules
-// only: files opened and read from disk (the page cache), hashed, parsed
-// and checked on the default worker pool, as `hvcicheck scan --rules
-// 0x2003,0x2004,0x2005,page-crossing-relocation` does.
+// only: files opened and read from disk (the page cache), parsed and
+// checked on the default worker pool, as `hvcicheck scan --rules
+// 0x2003,0x2004,0x2005,page-crossing-relocation` does. With image rules
+// only the files are not hashed (HashAuto): only the parts of each file the
+// rules look at are read.
 func BenchmarkScanImageRules(b *testing.B) {
 	s := &Scanner{Analyzers: imageRuleSet(b)}
 	runSets(b, func(b *testing.B, set *benchSet) { benchScan(b, s, set) })
 }
 
-// BenchmarkScanImageRulesNoHash is BenchmarkScanImageRules without the
-// hashes (`--no-hash`): only the parts of each file the rules look at are
-// read.
-func BenchmarkScanImageRulesNoHash(b *testing.B) {
-	s := &Scanner{Analyzers: imageRuleSet(b), NoHash: true}
+// BenchmarkScanImageRulesHash is BenchmarkScanImageRules with the hashes
+// (`--hash`): every byte of every file is read.
+func BenchmarkScanImageRulesHash(b *testing.B) {
+	s := &Scanner{Analyzers: imageRuleSet(b), Hash: HashAlways}
 	runSets(b, func(b *testing.B, set *benchSet) { benchScan(b, s, set) })
 }
 

@@ -4,15 +4,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"sync"
 )
 
-// How a file is read. Every file is read whole once, for its hashes; the
-// rules then read small parts of it (headers, import names, relocations,
-// code), often thousands of small reads per image. fileReader serves those
-// from memory, so that a file costs one pass over its bytes and a handful of
-// system calls, with memory bounded per worker:
+// How a file is read. A file that is hashed is read whole once, for its
+// hashes; the rules then read small parts of it (headers, import names,
+// relocations, code), often thousands of small reads per image. fileReader
+// serves those from memory, so that a file costs one pass over its bytes
+// and a handful of system calls, with memory bounded per worker:
 //
 //   - a file to hash of up to wholeFileMax bytes (most drivers) is read into
 //     the worker's buffer: its first firstRead bytes at the first read (the
@@ -20,104 +19,112 @@ import (
 //     rest when a read or the hashing needs it; hashing and every later read
 //     use the buffer;
 //   - a larger file is hashed in hashChunk pieces, and the small reads of
-//     it, or of a file that is not hashed (--no-hash, over the size limit),
-//     go through a cache of cacheBlocks blocks of cacheBlockSize bytes;
-//     reads of a block or more (a code section) go to the file.
+//     it, or of a file that is not hashed (image rules only, --no-hash, over
+//     the size limit), go through a cache of cacheExtents extents: a read
+//     that misses it reads, in one system call, the pages (pageSize) that
+//     hold it and those that follow up to readAhead bytes (the tables an
+//     image rule reads lie close together: import descriptors and names,
+//     resources, relocations), or only the first page for a read at offset
+//     0 (the headers and section table: all a non-PE file costs); a read of
+//     directMin bytes or more (a code section) goes to the file. A file
+//     that is not hashed thus costs one small read for its headers and
+//     about one per table the rules look at.
 //
-// A worker holds one buffer: up to wholeFileMax bytes for a file read whole
-// (grown to the largest such file met), the block cache and the hash chunk
-// for a larger one. It goes back to the free list when the analysis that
-// uses it ends (not when a timed-out analysis is abandoned: it may still be
-// reading).
+// A worker holds one buffer, kept from file to file: up to wholeFileMax
+// bytes for a file read whole (grown to the largest such file met), the
+// extent cache and the hash chunk for a larger one. The next file reuses it
+// once the analysis that used it has ended; an abandoned (timed-out)
+// analysis, which may still be reading, keeps it, and the worker that
+// replaces its own allocates another.
 const (
-	wholeFileMax   = 1 << 20
-	firstRead      = 64 << 10
-	hashChunk      = 1 << 20
-	cacheBlockSize = 16 << 10
-	cacheBlocks    = 32
+	wholeFileMax = 1 << 20
+	firstRead    = 64 << 10
+	hashChunk    = 1 << 20
+	pageSize     = 4 << 10
+	readAhead    = 16 << 10
+	directMin    = 16 << 10
+	cacheExtents = 24
 )
 
-// The block cache and the hash chunk share the buffer of a large file.
+// An extent of the cache holds up to extentSize bytes: the pages of a read
+// shorter than directMin, or readAhead bytes. The extent cache and the hash
+// chunk share the buffer of a large file.
 const (
+	extentSize      = max(directMin+pageSize, readAhead)
 	cacheOffset     = 0
-	chunkOffset     = cacheBlocks * cacheBlockSize
+	chunkOffset     = cacheExtents * extentSize
 	blockBufferSize = chunkOffset + hashChunk
 )
 
-// freeBuffers are the buffers not in use. Unlike a sync.Pool, which the
-// garbage collector empties at every cycle, it keeps them: a scan allocates
-// about one buffer per worker, not one per file.
-var freeBuffers = make(chan []byte, runtime.GOMAXPROCS(0))
-
-// getBuffer returns a buffer of n bytes.
-func getBuffer(n int) []byte {
-	select {
-	case b := <-freeBuffers:
-		if cap(b) >= n {
-			return b[:n]
-		}
-	default:
-	}
-	return make([]byte, n, max(n, 64<<10))
-}
-
-func putBuffer(b []byte) {
-	select {
-	case freeBuffers <- b:
-	default:
-	}
-}
-
 // fileReader is the io.ReaderAt an analysis reads one file through. It is
-// safe for concurrent use, as io.ReaderAt requires.
+// safe for concurrent use, as io.ReaderAt requires. A worker keeps one from
+// file to file (reset), and with it its buffer: a scan allocates about one
+// buffer per worker, not one per file.
 type fileReader struct {
 	mu   sync.Mutex
 	f    io.ReaderAt
 	size int64
-	buf  []byte // from getBuffer; nil once released
+	buf  []byte // nil once released
+	// spare is the buffer of a released reader, for reset to reuse.
+	spare []byte
 
 	// whole mode: the file's first len(data) bytes are in buf
 	whole   bool
 	data    []byte
 	loadErr error // why fewer than size bytes could be read
 
-	// block mode
-	blocks [cacheBlocks]cacheBlock
-	next   int // the block to replace next (round robin)
+	// block mode: the extent cache
+	extents [cacheExtents]extent
+	next    int // the extent to replace next (round robin)
 }
 
-type cacheBlock struct {
-	off int64 // file offset, a multiple of cacheBlockSize; -1 when empty
-	n   int   // valid bytes
+// extent is a run of the file's bytes held in the cache.
+type extent struct {
+	off int64 // file offset, a multiple of pageSize; -1 when empty
+	n   int   // bytes held
 }
 
 // newFileReader returns a reader of f, whose size is size; hashed says
 // whether the file will be hashed (read whole).
 func newFileReader(f io.ReaderAt, size int64, hashed bool) *fileReader {
-	r := &fileReader{f: f, size: size, whole: hashed && size <= wholeFileMax}
-	switch {
-	case r.whole:
-		r.buf = getBuffer(int(size))
-	case hashed:
-		r.buf = getBuffer(blockBufferSize)
-	default:
-		r.buf = getBuffer(chunkOffset)
-	}
-	for i := range r.blocks {
-		r.blocks[i].off = -1
-	}
+	r := &fileReader{}
+	r.reset(f, size, hashed)
 	return r
 }
 
-// release returns the buffer to the free list; later reads fail.
+// reset makes r a reader of f, as newFileReader does, reusing the buffer
+// of the file it read before. r must be released, or new: no analysis may
+// still read through it.
+func (r *fileReader) reset(f io.ReaderAt, size int64, hashed bool) {
+	r.f, r.size, r.whole = f, size, hashed && size <= wholeFileMax
+	r.data, r.loadErr, r.next = nil, nil, 0
+	n := chunkOffset
+	switch {
+	case r.whole:
+		n = int(size)
+	case hashed:
+		n = blockBufferSize
+	}
+	if r.spare == nil || cap(r.spare) < n {
+		// Grown by doubling (to the largest buffer a reader needs), not to
+		// each larger file met in turn.
+		r.spare = make([]byte, n, max(n, min(2*cap(r.spare), blockBufferSize), 64<<10))
+	}
+	r.buf, r.spare = r.spare[:n], nil
+	for i := range r.extents {
+		r.extents[i].off = -1
+	}
+}
+
+// release ends the reading of the file: later reads fail. The buffer is
+// kept for reset.
 func (r *fileReader) release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.buf != nil {
-		putBuffer(r.buf)
-		r.buf, r.data = nil, nil
-		for i := range r.blocks {
-			r.blocks[i].off = -1
+		r.spare, r.buf, r.data = r.buf[:0], nil, nil
+		for i := range r.extents {
+			r.extents[i].off = -1
 		}
 	}
 }
@@ -170,7 +177,7 @@ func (r *fileReader) ReadAt(p []byte, off int64) (int, error) {
 		}
 		return n, nil
 	}
-	if len(p) >= cacheBlockSize {
+	if len(p) >= directMin {
 		return r.f.ReadAt(p, off)
 	}
 	return r.readCached(p, off)
@@ -185,46 +192,60 @@ func (r *fileReader) eof() error {
 	return io.EOF
 }
 
-// readCached serves a small read from the block cache.
+// readCached serves a small read (off inside the file) from the extent
+// cache, reading the pages that hold it on a miss.
 func (r *fileReader) readCached(p []byte, off int64) (int, error) {
-	done := 0
-	for done < len(p) {
-		pos := off + int64(done)
-		b, err := r.block(pos - pos%cacheBlockSize)
-		if err != nil {
-			return done, err
-		}
-		in := int(pos % cacheBlockSize)
-		if in >= len(b) {
-			return done, io.EOF
-		}
-		done += copy(p[done:], b[in:])
-	}
-	return done, nil
-}
-
-// block returns the cached bytes of the block at off, reading it if needed.
-func (r *fileReader) block(off int64) ([]byte, error) {
-	for i := range r.blocks {
-		if r.blocks[i].off == off {
-			return r.blockBytes(i)[:r.blocks[i].n], nil
+	for i := range r.extents {
+		if n, ok := r.copyFrom(i, p, off); ok {
+			return n, r.shortErr(n, len(p), nil)
 		}
 	}
 	i := r.next
-	r.next = (r.next + 1) % cacheBlocks
-	b := r.blockBytes(i)
-	n, err := r.f.ReadAt(b, off)
-	if n == 0 && err != nil {
-		r.blocks[i].off = -1
-		return nil, err
+	r.next = (r.next + 1) % cacheExtents
+	start := off &^ (pageSize - 1)
+	ahead := int64(readAhead)
+	if start == 0 {
+		ahead = pageSize
 	}
-	r.blocks[i] = cacheBlock{off: off, n: n}
-	return b[:n], nil
+	end := min(max((off+int64(len(p))+pageSize-1)&^(pageSize-1), start+ahead), r.size)
+	buf := r.extentBytes(i)[:end-start]
+	n, err := r.f.ReadAt(buf, start)
+	if n <= int(off-start) {
+		r.extents[i].off = -1
+		return 0, r.shortErr(0, len(p), err)
+	}
+	r.extents[i] = extent{off: start, n: n}
+	got, _ := r.copyFrom(i, p, off)
+	return got, r.shortErr(got, len(p), err)
 }
 
-func (r *fileReader) blockBytes(i int) []byte {
-	start := cacheOffset + i*cacheBlockSize
-	return r.buf[start : start+cacheBlockSize]
+// copyFrom copies into p what extent i holds of the bytes at off; ok says
+// whether that is all the file can give (the whole of p, or the rest of the
+// file).
+func (r *fileReader) copyFrom(i int, p []byte, off int64) (n int, ok bool) {
+	e := r.extents[i]
+	if e.off < 0 || off < e.off || off >= e.off+int64(e.n) {
+		return 0, false
+	}
+	n = copy(p, r.extentBytes(i)[off-e.off:e.n])
+	return n, n == len(p) || e.off+int64(e.n) == r.size
+}
+
+// shortErr is the error of a read of want bytes that gave got: nil when it
+// gave them all, else err, or io.EOF where err says nothing more.
+func (r *fileReader) shortErr(got, want int, err error) error {
+	switch {
+	case got == want:
+		return nil
+	case err == nil:
+		return io.EOF
+	}
+	return err
+}
+
+func (r *fileReader) extentBytes(i int) []byte {
+	start := cacheOffset + i*extentSize
+	return r.buf[start : start+extentSize]
 }
 
 // hashFile writes the first size bytes of r to w (the hashes), in one
@@ -232,9 +253,7 @@ func (r *fileReader) blockBytes(i int) []byte {
 func hashFile(w io.Writer, r io.ReaderAt, size int64) error {
 	fr, ok := r.(*fileReader)
 	if !ok {
-		buf := getBuffer(hashChunk)
-		defer putBuffer(buf)
-		return copyAll(w, r, size, buf)
+		return copyAll(w, r, size, make([]byte, min(max(size, 1), otherHashChunk)))
 	}
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
@@ -251,12 +270,14 @@ func hashFile(w io.Writer, r io.ReaderAt, size int64) error {
 	}
 	// The chunk lies beside the block cache, which survives hashing.
 	if len(fr.buf) < blockBufferSize {
-		buf := getBuffer(hashChunk)
-		defer putBuffer(buf)
-		return copyAll(w, fr.f, size, buf)
+		return copyAll(w, fr.f, size, make([]byte, min(max(size, 1), otherHashChunk)))
 	}
 	return copyAll(w, fr.f, size, fr.buf[chunkOffset:chunkOffset+hashChunk])
 }
+
+// otherHashChunk is the piece in which a reader other than a worker's
+// (Scanner.Analyze's) is hashed.
+const otherHashChunk = 64 << 10
 
 // copyAll writes the first size bytes of r to w through buf; a file that
 // turns out shorter is an error.

@@ -20,7 +20,7 @@ import (
 // offset and length, in whole and block mode, and hashes it.
 func TestFileReader(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	sizes := []int{0, 1, 100, firstRead - 1, firstRead, firstRead + 1, cacheBlockSize*3 + 7, wholeFileMax, wholeFileMax + 1, wholeFileMax + 2*cacheBlockSize + 5}
+	sizes := []int{0, 1, 100, firstRead - 1, firstRead, firstRead + 1, directMin*3 + 7, wholeFileMax, wholeFileMax + 1, wholeFileMax + 2*directMin + 5, pageSize - 1, pageSize, pageSize + 1}
 	for _, size := range sizes {
 		data := make([]byte, size)
 		for i := range data {
@@ -39,7 +39,7 @@ func TestFileReader(t *testing.T) {
 			reads := [][2]int{{0, 64}, {0, size}, {size, 1}, {size + 5, 3}, {max(size-10, 0), 20}}
 			for range 200 {
 				off := rng.IntN(size + 2)
-				n := rng.IntN(3 * cacheBlockSize)
+				n := rng.IntN(3 * directMin)
 				if rng.IntN(4) == 0 {
 					n = rng.IntN(64)
 				}
@@ -51,6 +51,36 @@ func TestFileReader(t *testing.T) {
 			r.release()
 			if _, err := r.ReadAt(make([]byte, 1), 0); !errors.Is(err, os.ErrClosed) {
 				t.Errorf("size %d whole %v: read after release: %v", size, whole, err)
+			}
+		}
+	}
+}
+
+// TestFileReaderReset reuses one reader for files of every size and mode,
+// as a worker does: each reads as its own.
+func TestFileReaderReset(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var r fileReader
+	for _, size := range []int{wholeFileMax + 5, 100, 0, firstRead + 1, 3*directMin + 7, wholeFileMax, 10} {
+		for _, hashed := range []bool{false, true} {
+			data := make([]byte, size)
+			for i := range data {
+				data[i] = byte(rng.Uint32())
+			}
+			r.reset(bytes.NewReader(data), int64(size), hashed)
+			if hashed {
+				want := sha256.Sum256(data)
+				h := sha256.New()
+				if err := hashFile(h, &r, int64(size)); err != nil || !bytes.Equal(h.Sum(nil), want[:]) {
+					t.Errorf("size %d: hash: %v", size, err)
+				}
+			}
+			for range 50 {
+				checkRead(t, &r, data, int64(rng.IntN(size+2)), rng.IntN(2*directMin))
+			}
+			r.release()
+			if _, err := r.ReadAt(make([]byte, 1), 0); !errors.Is(err, os.ErrClosed) {
+				t.Errorf("size %d: read after release: %v", size, err)
 			}
 		}
 	}
@@ -99,7 +129,7 @@ func TestFileReaderShrunk(t *testing.T) {
 // TestFileReaderConcurrent reads from several goroutines at once, as
 // io.ReaderAt allows (run with -race).
 func TestFileReaderConcurrent(t *testing.T) {
-	data := make([]byte, wholeFileMax+3*cacheBlockSize)
+	data := make([]byte, wholeFileMax+3*directMin)
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
@@ -126,7 +156,11 @@ func TestScanLargeAndSmallFiles(t *testing.T) {
 	large := append(scantest.WritableExecutable().Bytes(), make([]byte, wholeFileMax)...) // an overlay
 	dir := writeFiles(t, map[string][]byte{"small.sys": small, "large.sys": large})
 	for _, noHash := range []bool{false, true} {
-		got, _ := scanAll(t, &Scanner{Analyzers: checks.All(), NoHash: noHash}, dir, dir)
+		s := &Scanner{Analyzers: checks.All()}
+		if noHash {
+			s.Hash = HashNever
+		}
+		got, _ := scanAll(t, s, dir, dir)
 		for name, data := range map[string][]byte{"small.sys": small, "large.sys": large} {
 			r := got[name]
 			want := ""

@@ -2,8 +2,6 @@ package scan
 
 import (
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/hvcicheck/hvcicheck/checks"
 	"github.com/hvcicheck/hvcicheck/peimage"
@@ -63,14 +61,7 @@ func (r FileResult) KernelMode() bool { return r.Kind == string(peimage.KindKern
 
 // IsCallSite reports whether f comes from a call-site rule: Driver
 // Verifier codes 0x2000 to 0x2002 (executable pool allocations and the like).
-func IsCallSite(f checks.Finding) bool {
-	code := strings.TrimPrefix(strings.ToLower(f.Code), "0x")
-	if code == "" {
-		return false
-	}
-	n, err := strconv.ParseUint(code, 16, 32)
-	return err == nil && n >= 0x2000 && n <= 0x2002
-}
+func IsCallSite(f checks.Finding) bool { return checks.IsCallSiteCode(f.Code) }
 
 // Summary totals a scan. Scanner.Scan returns it; Add folds in one result.
 type Summary struct {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,6 +317,59 @@ func TestAnalyzeTimeout(t *testing.T) {
 	}
 }
 
+// TestScanTimeoutReplacesWorker: a file whose analysis never ends is
+// reported as timed out, and the scan goes on with the others on a worker
+// that takes the stuck one's place.
+func TestScanTimeoutReplacesWorker(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var calls atomic.Int32
+	stuckOnce := &checks.Analyzer{Rule: checks.Rule{Name: "stuck-once"}, Run: func(*checks.Pass) error {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+		return nil
+	}}
+	files := map[string][]byte{}
+	for i := range 5 {
+		files[fmt.Sprintf("d%d.sys", i)] = scantest.Driver().Bytes()
+	}
+	dir := writeFiles(t, files)
+	s := &Scanner{Analyzers: []*checks.Analyzer{stuckOnce}, Workers: 1, PerFileTimeout: 50 * time.Millisecond}
+	got, sum := scanAll(t, s, dir, dir)
+	timedOut := 0
+	for name, r := range got {
+		switch {
+		case r.Error == ErrTextTimeout && r.LimitReached && r.Kind == "kernel-driver":
+			timedOut++
+		case r.Error != "":
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+	if len(got) != 5 || timedOut != 1 || sum.LimitReached != 1 {
+		t.Errorf("%d results, %d timed out; summary %+v", len(got), timedOut, sum)
+	}
+}
+
+// TestScanCancelledWhileStuck: cancelling a scan returns at once, even
+// while an analysis without a time limit is stuck.
+func TestScanCancelledWhileStuck(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	stuck := &checks.Analyzer{Rule: checks.Rule{Name: "stuck"}, Run: func(*checks.Pass) error {
+		<-release
+		return nil
+	}}
+	dir := writeFiles(t, map[string][]byte{"a.sys": scantest.Driver().Bytes()})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := (&Scanner{Analyzers: []*checks.Analyzer{stuck}, PerFileTimeout: -1}).Scan(ctx, []string{dir}, nil)
+	if err != context.DeadlineExceeded || time.Since(start) > 5*time.Second {
+		t.Errorf("err %v after %v", err, time.Since(start))
+	}
+}
+
 func TestAnalyzeCancelled(t *testing.T) {
 	r := stuckReader{release: make(chan struct{})}
 	defer close(r.release)
@@ -410,6 +464,47 @@ func TestIsCallSite(t *testing.T) {
 	for code, want := range map[string]bool{"0x2000": true, "0x2001": true, "0x2002": true, "0X2002": true, "2001": true, "0x2003": false, "": false, "0x1fff": false, "junk": false} {
 		if got := IsCallSite(checks.Finding{Code: code}); got != want {
 			t.Errorf("IsCallSite(%q) = %v", code, got)
+		}
+	}
+}
+
+// TestHashMode: HashAuto hashes a scan that runs a call-site rule (the full
+// job) and not one of image rules only; HashAlways and HashNever force it.
+func TestHashMode(t *testing.T) {
+	img := scantest.WritableExecutable().Bytes()
+	sum := sha256.Sum256(img)
+	sha := hex.EncodeToString(sum[:])
+	dir := writeFiles(t, map[string][]byte{"rwx.sys": img})
+	pool := checks.Lookup("0x2000")
+	tests := []struct {
+		name      string
+		analyzers []*checks.Analyzer
+		mode      HashMode
+		hashed    bool
+	}{
+		{"auto, every rule", checks.All(), HashAuto, true},
+		{"auto, image rules", imageRules(t), HashAuto, false},
+		{"auto, image rules and a call-site rule", append(imageRules(t), pool), HashAuto, true},
+		{"auto, no rule", nil, HashAuto, true},
+		{"always, image rules", imageRules(t), HashAlways, true},
+		{"never, every rule", checks.All(), HashNever, false},
+	}
+	for _, tt := range tests {
+		s := &Scanner{Analyzers: tt.analyzers, Hash: tt.mode}
+		if s.Hashing() != tt.hashed {
+			t.Errorf("%s: Hashing() = %v", tt.name, !tt.hashed)
+		}
+		got, _ := scanAll(t, s, dir, dir)
+		r := got["rwx.sys"]
+		want := ""
+		if tt.hashed {
+			want = sha
+		}
+		if r.SHA256 != want || (r.Authenticode != nil) != tt.hashed || r.Error != "" || r.Kind != "kernel-driver" {
+			t.Errorf("%s: sha256 %q authenticode %+v error %q kind %q; want sha256 %q", tt.name, r.SHA256, r.Authenticode, r.Error, r.Kind, want)
+		}
+		if tt.analyzers != nil && !slices.ContainsFunc(r.Findings, func(f checks.Finding) bool { return f.Rule == "writable-executable-section" }) {
+			t.Errorf("%s: findings %+v", tt.name, r.Findings)
 		}
 	}
 }
@@ -512,7 +607,7 @@ func (f failingReader) ReadAt(p []byte, off int64) (int, error) {
 
 func TestAnalyzeReadError(t *testing.T) {
 	img := scantest.Driver().Bytes()
-	r := (&Scanner{Analyzers: imageRules(t)}).Analyze(context.Background(), "a.sys", failingReader{img, 0x400}, int64(len(img)))
+	r := (&Scanner{Analyzers: imageRules(t), Hash: HashAlways}).Analyze(context.Background(), "a.sys", failingReader{img, 0x400}, int64(len(img)))
 	if r.Error != "read: device error" || r.Machine != "x64" || r.SHA256 != "" {
 		t.Errorf("result %+v", r)
 	}

@@ -8,8 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,10 +44,11 @@ type Scanner struct {
 	// symbolic links met in a walk are skipped and counted. A path given to
 	// Scan is always followed.
 	FollowSymlinks bool
-	// NoHash leaves out the hashes of the whole file (FileResult.SHA256 is
-	// then "", and Authenticode nil): a file is then read only where the
-	// rules look, its headers for the image rules.
-	NoHash bool
+	// Hash says whether the whole-file hashes (FileResult.SHA256, and
+	// Authenticode for kernel-mode images) are computed; the zero value,
+	// HashAuto, computes them for a scan that runs a call-site rule, not
+	// for one that runs image rules only.
+	Hash HashMode
 	// Progress, where set, is updated as the scan goes, for a progress
 	// display (the scanner only writes it).
 	Progress *Progress
@@ -63,7 +64,52 @@ type Progress struct {
 	WalkDone atomic.Bool
 }
 
-func (s *Scanner) hashing() bool { return !s.NoHash }
+// HashMode says when a scan hashes the files it reads: the SHA-256 of the
+// whole file (FileResult.SHA256) and, for kernel-mode images, the
+// Authenticode hashes. Hashing reads every byte of every file, which costs
+// far more than the image rules, which read only headers and tables.
+type HashMode int
+
+const (
+	// HashAuto hashes the files when the scan runs a call-site rule (the
+	// full job: the code is read anyway, and every result then carries its
+	// hashes), or no rule at all (an inventory of the files); it does not
+	// when every rule is an image rule, as a linter run with selected rules
+	// would not.
+	HashAuto HashMode = iota
+	// HashAlways hashes every file that is read.
+	HashAlways
+	// HashNever hashes no file: each is read only where the rules look.
+	HashNever
+)
+
+// String returns the mode's name: "auto", "always" or "never".
+func (m HashMode) String() string {
+	switch m {
+	case HashAuto:
+		return "auto"
+	case HashAlways:
+		return "always"
+	case HashNever:
+		return "never"
+	}
+	return fmt.Sprintf("HashMode(%d)", int(m))
+}
+
+// Hashing reports whether the scanner hashes the files it reads, as its
+// Hash mode and Analyzers decide.
+func (s *Scanner) Hashing() bool {
+	switch s.Hash {
+	case HashAlways:
+		return true
+	case HashNever:
+		return false
+	}
+	if len(s.Analyzers) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(s.Analyzers, func(a *checks.Analyzer) bool { return a.CallSite() })
+}
 
 // job is one file for a worker.
 type job struct {
@@ -84,8 +130,8 @@ func (s *Scanner) Scan(ctx context.Context, roots []string, emit func(FileResult
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan job)
-	out := make(chan outcome)
+	jobs := make(chan job, queueLen)
+	out := make(chan outcome, queueLen)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(jobs)
@@ -96,26 +142,32 @@ func (s *Scanner) Scan(ctx context.Context, roots []string, emit func(FileResult
 		}
 	})
 	for range s.workers() {
-		wg.Go(func() {
-			for j := range jobs {
-				if ctx.Err() == nil {
-					send(ctx, out, s.scanFile(ctx, j))
-					if s.Progress != nil {
-						s.Progress.Done.Add(1)
-					}
-				}
-			}
-		})
+		wg.Add(1)
+		go newWorker(ctx, s, jobs, out, &wg).run()
 	}
 	go func() {
 		wg.Wait()
 		close(out)
 	}()
-	for o := range out {
-		s.tally(&sum, o, emit)
+	for {
+		select {
+		case o, ok := <-out:
+			if !ok {
+				return sum, ctx.Err()
+			}
+			s.tally(&sum, o, emit)
+		case <-ctx.Done():
+			// A worker may be stuck in an analysis: it is left to finish
+			// (its result is dropped).
+			return sum, ctx.Err()
+		}
 	}
-	return sum, ctx.Err()
 }
+
+// queueLen is the room in the queues between the walk, the workers and
+// the caller: each goes on while the next is busy, rather than waiting for
+// a hand-over per file.
+const queueLen = 64
 
 func (s *Scanner) workers() int {
 	if s.Workers > 0 {
@@ -148,30 +200,6 @@ func send(ctx context.Context, out chan<- outcome, o outcome) {
 	case out <- o:
 	case <-ctx.Done():
 	}
-}
-
-// scanFile opens and analyses one file. The file is closed when the
-// analysis ends or times out; closing it makes a timed-out analysis that
-// is still reading fail fast instead of lingering.
-func (s *Scanner) scanFile(ctx context.Context, j job) outcome {
-	f, err := os.Open(j.path)
-	if err != nil {
-		return errorOutcome(j.path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return errorOutcome(j.path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		if !j.explicit {
-			return outcome{skip: skippedSpecial}
-		}
-		return outcome{res: FileResult{Path: j.path, Findings: []checks.Finding{}, Error: fmt.Sprintf("not a regular file (%v)", fi.Mode().Type())}}
-	}
-	size := fi.Size()
-	r := newFileReader(f, size, s.hashing() && size <= s.maxFileSize())
-	return s.analyze(ctx, j.path, r, size, j.explicit)
 }
 
 // errorOutcome is the result of a path that could not be read.

@@ -28,30 +28,36 @@ type walker struct {
 
 // walkRoots queues the files named among roots first, then walks the
 // folders: a file named explicitly is reported as named (a non-PE file is an
-// error) even when a folder given before it holds it too.
+// error) even when a folder given before it holds it too. Each root is
+// looked up once.
 func (w *walker) walkRoots(ctx context.Context, roots []string) {
-	var rest []string
+	type rootInfo struct {
+		path string
+		fi   fs.FileInfo
+		err  error
+	}
+	var rest []rootInfo
 	for _, root := range roots {
 		root = filepath.Clean(root)
-		if fi, err := os.Stat(root); err == nil && fi.Mode().IsRegular() {
-			w.root(ctx, root)
+		fi, err := os.Stat(root)
+		if err == nil && fi.Mode().IsRegular() {
+			w.queue(ctx, root, true)
 			continue
 		}
-		rest = append(rest, root)
+		rest = append(rest, rootInfo{root, fi, err})
 	}
-	for _, root := range rest {
+	for _, r := range rest {
 		if ctx.Err() != nil {
 			return
 		}
-		w.root(ctx, root)
+		w.root(ctx, r.path, r.fi, r.err)
 	}
 }
 
-// root handles one path given to Scan: a file is queued as explicit (a
-// non-PE file is then an error), a folder walked; a symbolic link is
-// followed since the caller named it.
-func (w *walker) root(ctx context.Context, root string) {
-	fi, err := os.Stat(root)
+// root handles a path given to Scan that is not a regular file, with what
+// os.Stat said of it: a folder is walked (a symbolic link is followed since
+// the caller named it), anything else reported.
+func (w *walker) root(ctx context.Context, root string, fi fs.FileInfo, err error) {
 	switch {
 	case err != nil:
 		w.fail(ctx, root, err)

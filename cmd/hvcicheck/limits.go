@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -15,20 +16,31 @@ import (
 // limitFlags are the flags of `hvcicheck scan` that bound the work spent on
 // one file, beyond --max-file-size and --timeout (docs/limits.md).
 type limitFlags struct {
-	noHash bool
-	limits limitList
+	hash, noHash bool
+	limits       limitList
 }
 
 func addLimitFlags(fs *flag.FlagSet, lf *limitFlags) {
-	fs.BoolVar(&lf.noHash, "no-hash", false, "do not hash the files (sha256 is then \"\"): a file is read only where the rules look, its headers for the image rules")
+	fs.BoolVar(&lf.hash, "hash", false, "hash every file (sha256, and the Authenticode hashes of kernel-mode images) even when only image rules run; by default files are hashed when a call-site rule runs, not when every rule selected is an image rule")
+	fs.BoolVar(&lf.noHash, "no-hash", false, "hash no file (sha256 is then \"\"), even when call-site rules run: a file is read only where the rules look")
 	fs.Var(&lf.limits, "limit", "bound the work per image: comma-separated `NAME=N` with NAME "+strings.Join(limitNames(), ", ")+" (see docs/limits.md); may be repeated")
 }
 
-// apply sets the limits on s, after --max-file-size.
-func (lf *limitFlags) apply(s *scan.Scanner) {
-	s.NoHash = lf.noHash
+// apply sets the hash mode and the limits on s, after --max-file-size.
+func (lf *limitFlags) apply(s *scan.Scanner) error {
+	switch {
+	case lf.hash && lf.noHash:
+		return errors.New("--hash and --no-hash exclude each other")
+	case lf.hash:
+		s.Hash = scan.HashAlways
+	case lf.noHash:
+		s.Hash = scan.HashNever
+	default:
+		s.Hash = scan.HashAuto
+	}
 	lf.limits.apply(&s.Limits)
 	lf.limits.applyCallSite(&s.CallSite)
+	return nil
 }
 
 // limitList is the value of --limit: the peimage.Limits set so far.

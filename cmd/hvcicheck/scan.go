@@ -108,7 +108,9 @@ func (c *cli) scanner(f scanFlags) (*scan.Scanner, error) {
 		}
 		s.Limits = peimage.Limits{MaxFileSize: n}
 	}
-	f.lim.apply(s)
+	if err := f.lim.apply(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -458,7 +458,7 @@ func sectionNames(f *peimage.File, fd *checks.Finding) []string {
 	}
 	if fd.SectionIndex != nil && f != nil && *fd.SectionIndex >= 0 && *fd.SectionIndex < len(f.Sections) {
 		s := &f.Sections[*fd.SectionIndex]
-		names = append(names, s.Name, s.LongName)
+		names = append(names, s.Name, f.LongName(s))
 	}
 	return names
 }
