@@ -160,7 +160,7 @@ type quickCheck struct {
 // does it run again from its seeds (whose search walks the function).
 func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped bool) {
 	im := w.im
-	fi = &funcInfo{fn: r.fn}
+	fi = &funcInfo{fn: r.fn, calls: make([]callEvent, 0, min(len(r.calls), 16))}
 	sited := r.blocksAt(im, w.checkedSites())
 	loadsChecked = len(sited) > 0
 	seeds := r.seeder(im)
@@ -402,7 +402,7 @@ func (w *walker) decisive(p pending) bool {
 	case !v.exec:
 		return true
 	}
-	_, consts := arg.Consts()
+	consts := arg.IsConsts()
 	return consts && v.definite && tagKnown()
 }
 
@@ -411,7 +411,7 @@ func (w *walker) decisive(p pending) bool {
 // value (which the full analysis may know from a store earlier in the
 // function).
 func (im *image) settled(v dataflow.Value) bool {
-	if _, ok := v.Consts(); ok {
+	if v.IsConsts() {
 		return true
 	}
 	s, _, _, ok := v.Symbol()

@@ -1,6 +1,8 @@
 package callsite
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	"github.com/hvcicheck/hvcicheck/dataflow"
@@ -122,7 +124,10 @@ func (im *image) reach(fn dataflow.Func) *reached {
 		}
 	}
 	im.stats.Instructions += len(r.insns)
-	sort.Slice(r.insns, func(i, j int) bool { return r.insns[i].pc < r.insns[j].pc })
+	byAddress := func(a, b machineInsn) int { return cmp.Compare(a.pc, b.pc) }
+	if !slices.IsSortedFunc(r.insns, byAddress) {
+		slices.SortFunc(r.insns, byAddress)
+	}
 	r.at = nil // indices into the unsorted instructions
 	r.split()
 	if len(r.blocks) > im.maxBlocks() {

@@ -146,10 +146,10 @@ func (c *storeCollector) storesThrough(i int32) bool {
 
 // globalAddress returns the writable globals v may be the address of.
 func (q *storeSet) globalAddress(im *image, v dataflow.Value) []uint32 {
-	cs, ok := v.Consts()
-	if !ok {
+	if !v.IsConsts() {
 		return nil
 	}
+	cs, _ := v.Consts()
 	var out []uint32
 	for _, c := range cs {
 		if c >= im.base && c-im.base < uint64(im.size) {
@@ -192,7 +192,7 @@ func (im *image) addressOperand(op ir.Operand) bool {
 // precisely as the full analysis: constants, or a symbol (an import's or a
 // global's value) read in the block.
 func exactValue(v dataflow.Value) bool {
-	if _, ok := v.Consts(); ok {
+	if v.IsConsts() {
 		return true
 	}
 	_, _, _, sym := v.Symbol()

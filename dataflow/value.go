@@ -128,6 +128,9 @@ func Symbol(s Sym) Value { return symValue(s, ^uint64(0), 0, 0) }
 // IsUnknown reports whether nothing at all is known of v.
 func (v Value) IsUnknown() bool { return v.kind == kBits && v.known() == 0 }
 
+// IsConsts reports whether v is a constant set (Consts without the copy).
+func (v Value) IsConsts() bool { return v.kind == kSet }
+
 // Consts returns v's constants when v is a constant set.
 func (v Value) Consts() ([]uint64, bool) {
 	if v.kind != kSet {
