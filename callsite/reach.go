@@ -513,15 +513,24 @@ func (s *seeder) seeds(b int32) []dataflow.Value {
 	return out
 }
 
-// agree returns the value of reg its writers (and the entry) all leave.
+// agree returns the value of reg its writers (and the entry) all leave, or
+// the set of the constants they leave.
 func (s *seeder) agree(reg int, writers []seedItem, fromEntry bool) (dataflow.Value, bool) {
 	var v dataflow.Value
 	have := false
 	take := func(x dataflow.Value) bool {
-		if have {
-			return dataflow.Equal(v, x)
+		switch {
+		case !have:
+			v, have = x, true
+		case dataflow.Equal(v, x):
+		case v.IsConsts() && x.IsConsts():
+			// Different constants: the value is one of them, as the
+			// join at the merge says (the full analysis's own join,
+			// unless a loop made it widen).
+			v = dataflow.Join(v, x)
+		default:
+			return false
 		}
-		v, have = x, true
 		return true
 	}
 	if fromEntry && (reg >= len(s.entry) || !take(s.entry[reg])) {
