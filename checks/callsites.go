@@ -15,14 +15,18 @@ import (
 )
 
 // CallSites returns the call-site analysis of the image (computed once): the
-// calls of checked kernel APIs and the verdict on their arguments. It
-// returns nil and an error for an architecture without a front end.
+// calls of checked kernel APIs and the verdict on their arguments (none for
+// an image SetKind says is not kernel-mode). It returns nil and an error for
+// an architecture without a front end.
 func (fc *Facts) CallSites() (*callsite.Report, error) {
 	fc.callsOnce.Do(func() { fc.calls, fc.callsErr = fc.analyzeCalls() })
 	return fc.calls, fc.callsErr
 }
 
 func (fc *Facts) analyzeCalls() (*callsite.Report, error) {
+	if fc.kind != "" && fc.kind != peimage.KindKernelDriver {
+		return &callsite.Report{}, nil // see SetKind
+	}
 	dec, err := decoderFor(fc.file)
 	if err != nil {
 		return nil, err

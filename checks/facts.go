@@ -23,6 +23,10 @@ type Facts struct {
 	// classification), where they were read without the functions.
 	namesErr error
 
+	// kind is what the image is for, where the caller classified it
+	// (SetKind); "" where it did not.
+	kind peimage.Kind
+
 	callOpts  callsite.Options
 	callsOnce sync.Once
 	calls     *callsite.Report
@@ -89,6 +93,13 @@ func (fc *Facts) ImportsErr() error {
 // importsRead reports whether Imports has been computed. Facts belong to
 // one image analysed by one goroutine, so the flag needs no lock.
 func (fc *Facts) importsRead() bool { return fc.importsDone }
+
+// SetKind records what the image is for (peimage.File.Classify). The
+// call-site rules then look at kernel-mode images only: Driver Verifier
+// checks drivers, and executable memory a user-mode or EFI image asks for
+// (ntdll's NtAllocateVirtualMemory in a JIT) is no concern of memory
+// integrity. Without it every image is analysed.
+func (fc *Facts) SetKind(k peimage.Kind) { fc.kind = k }
 
 // File returns the image the facts are about.
 func (fc *Facts) File() *peimage.File { return fc.file }

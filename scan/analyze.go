@@ -160,7 +160,9 @@ func (s *Scanner) analyzeSync(in input, snap *snapshot) outcome {
 	var facts *checks.Facts
 	if err == nil {
 		facts = checks.NewFactsWith(f, s.CallSite)
-		res.Kind = string(f.Classify(facts.ImportedDLLNames(), filepath.Base(in.name)))
+		kind := f.Classify(facts.ImportedDLLNames(), filepath.Base(in.name))
+		facts.SetKind(kind)
+		res.Kind = string(kind)
 	}
 	if in.hash {
 		// Authenticode hashes are what driver blocklists match on: computed
