@@ -59,6 +59,12 @@ func TestCodeMutants(t *testing.T) {
 				if a, b := summary(rep, err), summary(again, err2); a != b {
 					t.Fatalf("%s mutant %d (%s): results differ between two runs:\n%s\n%s", name, i, what, a, b)
 				}
+				full, err3 := analyzeGuarded(m, callsite.Options{FullDataFlow: true}, mutationGuard)
+				if err == nil && err3 == nil && !rep.Stats.Truncated && !full.Stats.Truncated {
+					if d := quickDiffers(full, rep); d != "" {
+						t.Errorf("%s mutant %d (%s): with and without the quick pass: %s", name, i, what, d)
+					}
+				}
 			}
 		}
 	}
