@@ -1,6 +1,8 @@
 package callsite
 
 import (
+	"slices"
+
 	"github.com/hvcicheck/hvcicheck/dataflow"
 	"github.com/hvcicheck/hvcicheck/ir"
 )
@@ -108,14 +110,31 @@ type storeCollector struct {
 	bases bool // a block left a global's address in a register
 }
 
-// run runs block i, recording its stores and the addresses it leaves.
+// run runs block i, recording its stores and the addresses it leaves. A
+// block that stores only at constant addresses runs first from nothing
+// known: only a value that leaves vague makes it run again from its seeds.
 func (c *storeCollector) run(i int32) {
-	im, b := c.im, &c.r.blocks[i]
+	b := &c.r.blocks[i]
 	c.ran[i] = true
 	if i != 0 && b.idom < 0 {
 		return
 	}
-	st := c.r.run(im, i, c.seeds.seeds(i), func(in *ir.Insn, st *dataflow.State) {
+	if i != 0 && b.marks&markStoreReg == 0 {
+		n, e := len(c.q.stores), len(c.q.escaped)
+		st := c.runFrom(i, nil)
+		if !slices.Contains(c.q.vague[n:], true) {
+			c.noteKept(i, st)
+			return
+		}
+		c.q.stores, c.q.vague, c.q.escaped = c.q.stores[:n], c.q.vague[:n], c.q.escaped[:e]
+	}
+	c.noteKept(i, c.runFrom(i, c.seeds.seeds(i)))
+}
+
+// runFrom runs block i from entry, recording its stores.
+func (c *storeCollector) runFrom(i int32, entry []dataflow.Value) *dataflow.State {
+	im := c.im
+	return c.r.run(im, i, entry, func(in *ir.Insn, st *dataflow.State) {
 		if in.Kind != ir.Store {
 			return
 		}
@@ -131,9 +150,15 @@ func (c *storeCollector) run(i int32) {
 		c.q.stores = append(c.q.stores, storeEvent{rva: uint32(a - im.base), width: in.Width, value: v})
 		c.q.vague = append(c.q.vague, !exactValue(v))
 	})
+}
+
+// noteKept notes whether block i leaves a global's address in a register
+// another block reads (st: the state at its end).
+func (c *storeCollector) noteKept(i int32, st *dataflow.State) {
+	b := &c.r.blocks[i]
 	later := c.seeds.readElsewhere(i)
-	for reg := 0; reg < im.arch.NumRegs && reg < 64 && !b.leaves && !c.bases; reg++ {
-		c.bases = later&(1<<reg) != 0 && c.q.globalAddress(im, st.Reg(ir.Reg(reg))) != nil
+	for reg := 0; reg < c.im.arch.NumRegs && reg < 64 && !b.leaves && !c.bases; reg++ {
+		c.bases = later&(1<<reg) != 0 && c.q.globalAddress(c.im, st.Reg(ir.Reg(reg))) != nil
 	}
 }
 
