@@ -292,7 +292,14 @@ func (w *walker) process(fn uint32) {
 			}
 		}
 	}
-	for _, s := range fi.stores {
+	w.noteStores(fi.stores)
+}
+
+// noteStores queues the functions that read a global one of stores puts a
+// checked API's address in.
+func (w *walker) noteStores(stores []storeEvent) {
+	im := w.im
+	for _, s := range stores {
 		if w.holdsCheckedAPI(s.value) {
 			w.requeueReaders(s.rva)
 			w.enqueue(im.functionsAt(im.referrersDeep(s.rva)))

@@ -1,6 +1,7 @@
 package callsite
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,8 +29,9 @@ import (
 //     holding one, the KMDF table) where a block alone may miss it: the
 //     load may sit in an earlier block;
 //   - an import's address kept past its block or stored;
-//   - a call of MmGetSystemRoutineAddress or WdfVersionBind, whose results
-//     the analysis follows;
+//   - a call of WdfVersionBind (findWDFTable analyses those), or of
+//     MmGetSystemRoutineAddress where a routine's address may be stored
+//     where the quick stores do not see it exactly;
 //   - a 32-bit function (its arguments are pushed), a jump into the middle
 //     of an instruction, a function past the engine's limits (the full
 //     analysis truncates it and says so).
@@ -53,10 +55,15 @@ func (w *walker) quick(start uint32) bool {
 	if escaped {
 		return false
 	}
+	callees := make([]callee, len(fi.calls))
+	lookups := false // the function calls MmGetSystemRoutineAddress
+	for i := range fi.calls {
+		callees[i] = im.resolve(&fi.calls[i])
+		lookups = lookups || strings.EqualFold(callees[i].name, "MmGetSystemRoutineAddress")
+	}
 	var todo []quickCheck
 	for i := range fi.calls {
-		ev := &fi.calls[i]
-		c := im.resolve(ev)
+		ev, c := &fi.calls[i], callees[i]
 		switch {
 		case c.api != nil:
 			todo = append(todo, quickCheck{ev, w.direct(ev, c.api)})
@@ -65,12 +72,22 @@ func (w *walker) quick(start uint32) bool {
 				todo = append(todo, quickCheck{ev, w.through(ev, s, c.function)})
 			}
 		case c.name != "":
-			if leadsToChecked(c.name) {
-				return false
+			if leadsToChecked(c.name) && !strings.EqualFold(c.name, "MmGetSystemRoutineAddress") {
+				return false // WdfVersionBind: findWDFTable analyses it
 			}
-		case loadsChecked:
+		case loadsChecked || lookups:
 			return false // the target may be a checked API loaded in an earlier block
 		}
+	}
+	var stores []storeEvent
+	if lookups {
+		// The routines looked up may be stored in globals and called
+		// elsewhere: the stores must be the full analysis's.
+		q := im.quickStores(start)
+		if q == nil || len(q.escaped) > 0 || slices.Contains(q.vague, true) {
+			return false
+		}
+		stores = q.stores
 	}
 	for _, q := range todo {
 		if !w.decisive(q.p) {
@@ -80,6 +97,7 @@ func (w *walker) quick(start uint32) bool {
 	for _, q := range todo {
 		w.check(fi, q.ev, q.p)
 	}
+	w.noteStores(stores)
 	if !w.quickDone[start] {
 		im.stats.Functions++
 		im.stats.QuickFunctions++
