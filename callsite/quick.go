@@ -90,7 +90,7 @@ func (w *walker) quick(start uint32) bool {
 		stores = q.stores
 	}
 	for _, q := range todo {
-		if !w.decisive(q.p) {
+		if !w.decisive(r, q.p) {
 			return false
 		}
 	}
@@ -136,7 +136,7 @@ func (w *walker) requick(caller, wrapper uint32) bool {
 		}
 	}
 	for _, q := range todo {
-		if !w.decisive(q.p) {
+		if !w.decisive(r, q.p) {
 			return false
 		}
 	}
@@ -193,7 +193,7 @@ func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped 
 		}
 		n := len(fi.calls)
 		leaks := w.runBlock(r, int32(i), entry, fi, loadsChecked)
-		if i != 0 && !w.settledCalls(fi.calls[n:], loadsChecked) {
+		if i != 0 && !w.settledCalls(r, fi.calls[n:], loadsChecked) {
 			fi.calls = fi.calls[:n]
 			leaks = w.runBlock(r, int32(i), seeds.seeds(int32(i)), fi, loadsChecked)
 		}
@@ -225,18 +225,18 @@ func (w *walker) runBlock(r *reached, i int32, entry []dataflow.Value, fi *funcI
 
 // settledCalls reports whether the quick pass settles every call of evs
 // (see quick).
-func (w *walker) settledCalls(evs []callEvent, loadsChecked bool) bool {
+func (w *walker) settledCalls(r *reached, evs []callEvent, loadsChecked bool) bool {
 	for i := range evs {
 		ev := &evs[i]
 		c := w.im.resolve(ev)
 		switch {
 		case c.api != nil:
-			if !w.decisive(w.direct(ev, c.api)) {
+			if !w.decisive(r, w.direct(ev, c.api)) {
 				return false
 			}
 		case c.function != 0:
 			for _, s := range w.summaries[c.function] {
-				if !w.decisive(w.through(ev, s, c.function)) {
+				if !w.decisive(r, w.through(ev, s, c.function)) {
 					return false
 				}
 			}
@@ -388,9 +388,9 @@ func leadsToChecked(name string) bool {
 // same (a verdict, a wrapper summary or an unresolved call alike), a
 // definite verdict from constants (for a finding, with its value and tag),
 // or no executable value at all.
-func (w *walker) decisive(p pending) bool {
+func (w *walker) decisive(r *reached, p pending) bool {
 	im, a := w.im, p.api
-	settled := func(v dataflow.Value, used bool) bool { return !used || im.settled(v) }
+	settled := func(v dataflow.Value, used bool) bool { return !used || im.settled(v, r) }
 	if settled(p.arg, a.Rule != RuleAlways) && settled(p.mode, a.ModeArg >= 0) && settled(p.tag, a.TagArg >= 0) {
 		return true // the full analysis has the same values: check does the same with them
 	}
@@ -424,11 +424,11 @@ func (w *walker) decisive(p pending) bool {
 	return consts && v.definite && tagKnown()
 }
 
-// settled reports whether the quick pass computes v exactly as the full
-// analysis does: constants, and symbols other than a writable global's
-// value (which the full analysis may know from a store earlier in the
-// function).
-func (im *image) settled(v dataflow.Value) bool {
+// settled reports whether the quick pass computes v, a value in function r,
+// exactly as the full analysis does: constants, and symbols, but for a
+// writable global's value where r stores to globals (the full analysis may
+// know it from a store earlier in the function).
+func (im *image) settled(v dataflow.Value, r *reached) bool {
 	if v.IsConsts() {
 		return true
 	}
@@ -440,7 +440,7 @@ func (im *image) settled(v dataflow.Value) bool {
 		return false
 	}
 	info, client := im.symInfo(s)
-	return !client || info.kind != symGlobal
+	return !client || info.kind != symGlobal || !r.storesGlobals
 }
 
 // requeueReaders sends the functions judged quickly that reference rva, a

@@ -55,6 +55,9 @@ type reached struct {
 	seeds  *seeder
 	// dispatches counts the switch jumps.
 	dispatches int
+	// storesGlobals is set when an instruction stores to a global or
+	// computes a global's address.
+	storesGlobals bool
 }
 
 // rblock is a basic block of a reached function.
@@ -296,6 +299,7 @@ func (r *reached) split() {
 		b := &r.blocks[len(r.blocks)-1]
 		m.block = int32(len(r.blocks) - 1)
 		b.next, b.marks = m.next, b.marks|m.marks
+		r.storesGlobals = r.storesGlobals || m.marks&markStore != 0
 		prev = m
 	}
 	if n := len(r.blocks); n > 0 {
