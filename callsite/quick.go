@@ -178,7 +178,7 @@ type quickCheck struct {
 // does it run again from its seeds (whose search walks the function).
 func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped bool) {
 	im := w.im
-	fi = &funcInfo{fn: r.fn, calls: make([]callEvent, 0, min(len(r.calls), 16))}
+	fi = &funcInfo{fn: r.fn}
 	sited := r.blocksAt(im, w.checkedSites())
 	loadsChecked = len(sited) > 0
 	seeds := r.seeder(im)
