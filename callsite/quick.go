@@ -426,8 +426,8 @@ func (w *walker) decisive(r *reached, p pending) bool {
 
 // settled reports whether the quick pass computes v, a value in function r,
 // exactly as the full analysis does: constants, and symbols, but for a
-// writable global's value where r stores to globals (the full analysis may
-// know it from a store earlier in the function).
+// writable global's value where r may store to that global (the full
+// analysis may know it from a store earlier in the function).
 func (im *image) settled(v dataflow.Value, r *reached) bool {
 	if v.IsConsts() {
 		return true
@@ -440,7 +440,7 @@ func (im *image) settled(v dataflow.Value, r *reached) bool {
 		return false
 	}
 	info, client := im.symInfo(s)
-	return !client || info.kind != symGlobal || !r.storesGlobals
+	return !client || info.kind != symGlobal || !r.mayStore(info.rva, uint8(info.index))
 }
 
 // requeueReaders sends the functions judged quickly that reference rva, a

@@ -55,9 +55,11 @@ type reached struct {
 	seeds  *seeder
 	// dispatches counts the switch jumps.
 	dispatches int
-	// storesGlobals is set when an instruction stores to a global or
-	// computes a global's address.
-	storesGlobals bool
+	// stored lists the globals the function stores to directly, taken the
+	// image addresses it computes (a store through one may reach the
+	// globals near it).
+	stored []globalKey
+	taken  []uint32
 }
 
 // rblock is a basic block of a reached function.
@@ -299,7 +301,6 @@ func (r *reached) split() {
 		b := &r.blocks[len(r.blocks)-1]
 		m.block = int32(len(r.blocks) - 1)
 		b.next, b.marks = m.next, b.marks|m.marks
-		r.storesGlobals = r.storesGlobals || m.marks&markStore != 0
 		prev = m
 	}
 	if n := len(r.blocks); n > 0 {
@@ -711,6 +712,13 @@ func (r *reached) decode(im *image, pc uint32) machineInsn {
 		m.reads |= im.reads(in) &^ m.writes
 		m.writes |= writes(im.arch, in)
 		m.global = m.global || in.A.Mem.Global || in.B.Mem.Global || in.Mem.Global || in.Target.Mem.Global
+		switch {
+		case in.Kind == ir.Store && in.Mem.Global:
+			r.stored = append(r.stored, globalKey{uint32(in.Mem.Disp), in.Width})
+		case in.Kind == ir.Assign:
+			r.taken = im.appendAddress(r.taken, in.A)
+			r.taken = im.appendAddress(r.taken, in.B)
+		}
 		mk := im.mark(r.fn, in)
 		if mk&markCall != 0 && m.call == 0 {
 			r.calls = append(r.calls, *in)
@@ -783,4 +791,20 @@ func (s *seeder) readElsewhere(i int32) uint64 {
 		}
 	}
 	return m
+}
+
+// mayStore reports whether the function may store to the global of w
+// bytes at rva: directly, or through an address it computes.
+func (r *reached) mayStore(rva uint32, w uint8) bool {
+	for _, a := range r.taken {
+		if near(a, rva, w) {
+			return true
+		}
+	}
+	for _, g := range r.stored {
+		if g.rva < rva+uint32(w) && rva < g.rva+uint32(max(g.w, 1)) {
+			return true
+		}
+	}
+	return false
 }

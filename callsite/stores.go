@@ -45,8 +45,7 @@ type storeSet struct {
 	escaped []uint32
 }
 
-// The bytes around an escaped address that a store through it may reach:
-// a structure's fields, written through a pointer to its start.
+// The bytes around an address that a store through it may reach (near).
 const (
 	escapeBefore = 256
 	escapeAfter  = 4096
@@ -56,7 +55,7 @@ const (
 // value the full analysis would give it.
 func (q *storeSet) exactFor(rva uint32, w uint8) bool {
 	for _, e := range q.escaped {
-		if uint64(rva)+uint64(w)+escapeBefore > uint64(e) && uint64(rva) < uint64(e)+escapeAfter {
+		if near(e, rva, w) {
 			return false
 		}
 	}
@@ -201,6 +200,25 @@ func (im *image) touchesImage(in *ir.Insn) bool {
 		return im.addressOperand(in.A) || im.addressOperand(in.B)
 	}
 	return false
+}
+
+// near reports whether a store through address a (an image RVA) may reach
+// the global of w bytes at rva: a structure's fields, written through a
+// pointer to its start.
+func near(a, rva uint32, w uint8) bool {
+	return uint64(rva)+uint64(w)+escapeBefore > uint64(a) && uint64(rva) < uint64(a)+escapeAfter
+}
+
+// appendAddress appends to out the image RVA op computes (lea, or a 64-bit
+// immediate inside the image), if it computes one.
+func (im *image) appendAddress(out []uint32, op ir.Operand) []uint32 {
+	switch {
+	case op.Kind == ir.KAddr && op.Mem.Global:
+		return append(out, uint32(op.Mem.Disp))
+	case op.Kind == ir.KImm && uint64(op.Imm) >= im.base && uint64(op.Imm)-im.base < uint64(im.size):
+		return append(out, uint32(uint64(op.Imm)-im.base))
+	}
+	return out
 }
 
 func (im *image) addressOperand(op ir.Operand) bool {
