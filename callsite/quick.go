@@ -119,7 +119,7 @@ func (w *walker) requick(caller, wrapper uint32) bool {
 	seeds := r.seeder(im)
 	for i := range r.blocks {
 		b := &r.blocks[i]
-		if !w.callsTo(r, b, wrapper) || (i != 0 && b.idom < 0) {
+		if !w.callsTo(r, b, wrapper) || !b.reached {
 			continue
 		}
 		r.run(im, int32(i), seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
@@ -184,7 +184,7 @@ func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped 
 	seeds := r.seeder(im)
 	for i := range r.blocks {
 		b := &r.blocks[i]
-		if (!w.blockCalls(r, b) && !sited[int32(i)]) || (i != 0 && b.idom < 0) {
+		if (!w.blockCalls(r, b) && !sited[int32(i)]) || !b.reached {
 			continue
 		}
 		var entry []dataflow.Value

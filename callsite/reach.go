@@ -70,8 +70,7 @@ type rblock struct {
 	preds      []int32
 	marks      uint8 // its instructions' marks
 	leaves     bool  // control leaves the function at its end
-	idom       int32 // immediate dominator (-1: unreachable or the entry)
-	rpo        int32 // reverse postorder number
+	reached    bool  // control reaches it from the entry
 }
 
 // reached returns the function at start decoded, split into blocks, its
@@ -138,7 +137,10 @@ func (im *image) reach(fn dataflow.Func) *reached {
 	if len(r.blocks) > im.maxBlocks() {
 		return nil // the full analysis truncates it, and says so
 	}
-	return r.linkCases(cases)
+	if r = r.linkCases(cases); r != nil {
+		r.markReached()
+	}
+	return r
 }
 
 // maxInsns and maxBlocks are the engine's limits on one function: a
@@ -235,9 +237,8 @@ func (r *reached) sweep(im *image, leaders *[]uint32) ([]uint32, bool) {
 // maxCaseEdges bounds the edges from a function's dispatches to its cases.
 const maxCaseEdges = 1 << 16
 
-// linkCases makes the blocks at cases successors of every dispatch block
-// and computes the dominators again; nil when there would be too many
-// edges.
+// linkCases makes the blocks at cases successors of every dispatch block;
+// nil when there would be too many edges.
 func (r *reached) linkCases(cases []uint32) *reached {
 	if len(cases) == 0 {
 		return r
@@ -262,10 +263,6 @@ func (r *reached) linkCases(cases []uint32) *reached {
 			r.blocks[j].preds = append(r.blocks[j].preds, d)
 		}
 	}
-	for i := range r.blocks {
-		r.blocks[i].idom = -1
-	}
-	r.dominators()
 	return r
 }
 
@@ -287,7 +284,7 @@ func (im *image) mark(fn dataflow.Func, in *ir.Insn) uint8 {
 }
 
 // split forms the basic blocks of r (machine instructions sorted by
-// address), their edges and dominators.
+// address) and their edges.
 func (r *reached) split() {
 	var prev *machineInsn
 	for i := range r.insns {
@@ -296,7 +293,7 @@ func (r *reached) split() {
 			if n := len(r.blocks); n > 0 {
 				r.blocks[n-1].end = i
 			}
-			r.blocks = append(r.blocks, rblock{first: i, idom: -1})
+			r.blocks = append(r.blocks, rblock{first: i})
 		}
 		b := &r.blocks[len(r.blocks)-1]
 		m.block = int32(len(r.blocks) - 1)
@@ -309,7 +306,6 @@ func (r *reached) split() {
 	for i := range r.blocks {
 		r.link(i)
 	}
-	r.dominators()
 }
 
 // run lifts block b again and runs it alone from entry (see dataflow.Run).
@@ -362,79 +358,24 @@ func (r *reached) link(i int) {
 	}
 }
 
-// dominators computes every block's immediate dominator (Cooper, Harvey
-// and Kennedy's iteration over the reverse postorder).
-func (r *reached) dominators() {
-	n := len(r.blocks)
-	if n == 0 {
+// markReached marks the blocks control reaches from the function's entry
+// (through the dispatches of a switch to its cases too).
+func (r *reached) markReached() {
+	if len(r.blocks) == 0 {
 		return
 	}
-	order := make([]int32, 0, n) // postorder
-	seen := make([]bool, n)
-	type frame struct{ b, k int32 }
-	stack := []frame{{0, 0}}
-	seen[0] = true
+	stack := []int32{0}
+	r.blocks[0].reached = true
 	for len(stack) > 0 {
-		f := &stack[len(stack)-1]
-		if succs := r.blocks[f.b].succs; int(f.k) < len(succs) {
-			s := succs[f.k]
-			f.k++
-			if !seen[s] {
-				seen[s] = true
-				stack = append(stack, frame{s, 0})
-			}
-			continue
-		}
-		order = append(order, f.b)
+		b := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-	}
-	for i, b := range order {
-		r.blocks[b].rpo = int32(len(order) - 1 - i)
-	}
-	r.blocks[0].idom = 0
-	for changed := true; changed; {
-		changed = false
-		for i := len(order) - 2; i >= 0; i-- { // reverse postorder, entry skipped
-			b := order[i]
-			idom := int32(-1)
-			for _, p := range r.blocks[b].preds {
-				if r.blocks[p].idom < 0 {
-					continue
-				}
-				if idom < 0 {
-					idom = p
-				} else {
-					idom = r.intersect(p, idom)
-				}
-			}
-			if idom >= 0 && r.blocks[b].idom != idom {
-				r.blocks[b].idom, changed = idom, true
+		for _, s := range r.blocks[b].succs {
+			if !r.blocks[s].reached {
+				r.blocks[s].reached = true
+				stack = append(stack, s)
 			}
 		}
 	}
-}
-
-func (r *reached) intersect(a, b int32) int32 {
-	for a != b {
-		for r.blocks[a].rpo > r.blocks[b].rpo {
-			a = r.blocks[a].idom
-		}
-		for r.blocks[b].rpo > r.blocks[a].rpo {
-			b = r.blocks[b].idom
-		}
-	}
-	return a
-}
-
-// dominates reports whether block d strictly dominates block b.
-func (r *reached) dominates(d, b int32) bool {
-	for b != 0 && r.blocks[b].idom >= 0 {
-		b = r.blocks[b].idom
-		if b == d {
-			return true
-		}
-	}
-	return false
 }
 
 // seeder computes, for a block, the registers whose value is known at its
@@ -506,7 +447,7 @@ func (s *seeder) seeds(b int32) []dataflow.Value {
 			continue
 		}
 		v, ok := s.agree(reg, writers, fromEntry&(1<<reg) != 0)
-		if !ok || v.IsUnknown() || !exactValue(v) {
+		if !ok || v.IsUnknown() || !seedable(v) {
 			continue
 		}
 		if out == nil {

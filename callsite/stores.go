@@ -11,9 +11,9 @@ import (
 // references it stores there. Those stores are nearly always direct
 // (mov dword ptr [rip+g], 200h) with a value computed in the same block, so
 // they are collected the quick pass's way: running only the blocks that
-// store to a global or take a global's address, from their dominators'
-// constants (see quick.go). A function whose stores that cannot stand for
-// gets the full data flow.
+// store to a global or take a global's address, from the register values
+// every write reaching them agrees on (see quick.go). A function whose
+// stores that cannot stand for gets the full data flow.
 
 // storesOf returns the stores to image memory of the function at fn that
 // matter for the global of w bytes at rva.
@@ -38,7 +38,7 @@ func (im *image) storesOf(fn uint32, rva uint32, w uint8) []storeEvent {
 // storeSet is the quick pass's stores of one function.
 type storeSet struct {
 	stores []storeEvent
-	vague  []bool // the value may be less precise than the full analysis's
+	vague  []bool // the value may be less precise than the full analysis's (settled)
 	// escaped holds the globals whose address a block leaves where the
 	// quick pass does not follow it (stored, or in a register written
 	// more than once): a later block may store through it.
@@ -115,7 +115,7 @@ type storeCollector struct {
 func (c *storeCollector) run(i int32) {
 	b := &c.r.blocks[i]
 	c.ran[i] = true
-	if i != 0 && b.idom < 0 {
+	if !b.reached {
 		return
 	}
 	if i != 0 && b.marks&markStoreReg == 0 {
@@ -147,7 +147,7 @@ func (c *storeCollector) runFrom(i int32, entry []dataflow.Value) *dataflow.Stat
 			return
 		}
 		c.q.stores = append(c.q.stores, storeEvent{rva: uint32(a - im.base), width: in.Width, value: v})
-		c.q.vague = append(c.q.vague, !exactValue(v))
+		c.q.vague = append(c.q.vague, !im.settled(v, c.r))
 	})
 }
 
@@ -231,10 +231,11 @@ func (im *image) addressOperand(op ir.Operand) bool {
 	return false
 }
 
-// exactValue reports whether v is a value the quick pass computes as
-// precisely as the full analysis: constants, or a symbol (an import's or a
-// global's value) read in the block.
-func exactValue(v dataflow.Value) bool {
+// seedable reports whether v is worth carrying into the blocks a write
+// reaches (seeder): constants, or a symbol (an input, an import's or a
+// global's value). Such a value holds on every path; where it is a global's
+// value the full analysis may know better (settled).
+func seedable(v dataflow.Value) bool {
 	if v.IsConsts() {
 		return true
 	}
