@@ -11,19 +11,23 @@ import (
 
 // The quick pass. Most checked calls get their decisive arguments from
 // constants written in the call's own basic block (mov ecx, 200h; mov dword
-// ptr [rsp+28h], 4; movz w0, #0x200). Running that block alone from a state
-// that knows nothing (dataflow.Run) computes those constants exactly as the
-// full data flow does: they do not depend on the path to the block. So a
-// function whose every checked call is decided that way is judged from its
-// call blocks alone, with no fixpoint over its control flow and no replay.
-// Any call the blocks alone do not decide sends the whole function to the
-// full analysis (callsite.Analyze's results do not depend on the pass:
+// ptr [rsp+28h], 4; movz w0, #0x200), or from a register the function set
+// on the way (xor ebx, ebx in the prologue; mov r14, rcx). Running the
+// call's block alone (dataflow.Run), from nothing known or from the values
+// every write reaching it agrees on (seeder, reach.go), computes those
+// values exactly as the full data flow does: they do not depend on the
+// path to the block. So a function whose every checked call is settled that
+// way is judged from its call blocks alone, with no fixpoint over its
+// control flow and no replay. Any call the blocks do not settle sends the
+// whole function to the full analysis (Analyze's results do not depend on
+// the pass but where it resolves a call the full analysis could not:
 // TestQuickPassAgrees):
 //
-//   - an argument computed before the block, in a caller (a wrapper) or
-//     through memory the block does not write;
+//   - a value from memory the block does not write, or from writes that
+//     disagree (but in constants: their set);
 //   - a value with unknown bits, a select of which some value is executable
 //     but not all, an access mode that may or may not be KernelMode;
+//   - a writable global's value in a function that may store to it;
 //   - an indirect call whose target the block does not determine, in a
 //     function that loads a checked API's address (its IAT slot, a global
 //     holding one, the KMDF table) where a block alone may miss it: the
@@ -55,29 +59,9 @@ func (w *walker) quick(start uint32) bool {
 	if escaped {
 		return false
 	}
-	callees := make([]callee, len(fi.calls))
-	lookups := false // the function calls MmGetSystemRoutineAddress
-	for i := range fi.calls {
-		callees[i] = im.resolve(&fi.calls[i])
-		lookups = lookups || strings.EqualFold(callees[i].name, "MmGetSystemRoutineAddress")
-	}
-	var todo []quickCheck
-	for i := range fi.calls {
-		ev, c := &fi.calls[i], callees[i]
-		switch {
-		case c.api != nil:
-			todo = append(todo, quickCheck{ev, w.direct(ev, c.api)})
-		case c.function != 0:
-			for _, s := range w.summaries[c.function] {
-				todo = append(todo, quickCheck{ev, w.through(ev, s, c.function)})
-			}
-		case c.name != "":
-			if leadsToChecked(c.name) && !strings.EqualFold(c.name, "MmGetSystemRoutineAddress") {
-				return false // WdfVersionBind: findWDFTable analyses it
-			}
-		case loadsChecked || lookups:
-			return false // the target may be a checked API loaded in an earlier block
-		}
+	todo, lookups, ok := w.checksOf(fi.calls, loadsChecked)
+	if !ok {
+		return false
 	}
 	var stores []storeEvent
 	if lookups {
@@ -226,29 +210,43 @@ func (w *walker) runBlock(r *reached, i int32, entry []dataflow.Value, fi *funcI
 // settledCalls reports whether the quick pass settles every call of evs
 // (see quick).
 func (w *walker) settledCalls(r *reached, evs []callEvent, loadsChecked bool) bool {
+	todo, _, ok := w.checksOf(evs, loadsChecked)
+	for _, q := range todo {
+		ok = ok && w.decisive(r, q.p)
+	}
+	return ok
+}
+
+// checksOf returns the checks that the calls evs make (of a checked API, or
+// of a known wrapper) and whether one of them calls
+// MmGetSystemRoutineAddress; ok is false where a call keeps the quick pass
+// from judging the function: WdfVersionBind (findWDFTable analyses its
+// callers), or a target it cannot tell where a checked API's address may
+// come from an earlier block (loadsChecked, or a routine looked up).
+func (w *walker) checksOf(evs []callEvent, loadsChecked bool) (todo []quickCheck, lookups, ok bool) {
+	callees := make([]callee, len(evs))
 	for i := range evs {
-		ev := &evs[i]
-		c := w.im.resolve(ev)
+		callees[i] = w.im.resolve(&evs[i])
+		lookups = lookups || strings.EqualFold(callees[i].name, "MmGetSystemRoutineAddress")
+	}
+	for i := range evs {
+		ev, c := &evs[i], callees[i]
 		switch {
 		case c.api != nil:
-			if !w.decisive(r, w.direct(ev, c.api)) {
-				return false
-			}
+			todo = append(todo, quickCheck{ev, w.direct(ev, c.api)})
 		case c.function != 0:
 			for _, s := range w.summaries[c.function] {
-				if !w.decisive(r, w.through(ev, s, c.function)) {
-					return false
-				}
+				todo = append(todo, quickCheck{ev, w.through(ev, s, c.function)})
 			}
 		case c.name != "":
-			if leadsToChecked(c.name) {
-				return false
+			if strings.EqualFold(c.name, "WdfVersionBind") {
+				return nil, lookups, false
 			}
-		case loadsChecked:
-			return false
+		case loadsChecked || lookups:
+			return nil, lookups, false
 		}
 	}
-	return true
+	return todo, lookups, true
 }
 
 // blockCalls reports whether block b of r holds a call or tail jump that
