@@ -8,18 +8,18 @@ import "github.com/hvcicheck/hvcicheck/ir"
 const runFrame = -1 << 40
 
 // Run applies the transfer functions to insns, a straight run of lifted
-// instructions that control enters only at the first (a basic block), from
-// a state that knows nothing of what ran before: every register is unknown,
-// the stack pointer points into a frame of the run's own, no stack slot and
-// no global has been written, except that registers take the values of
-// entry (indexed by register; nil, shorter or Unknown: nothing known),
-// which the caller knows hold on every path to the run. A stack address in
-// entry for the stack pointer makes the run's frame the function's (see
-// EntryRegs: for the function's first block). A value Run computes is therefore one the instructions (and
-// entry) determine whatever the path to them: the same the full analysis
-// finds, where it is a constant. visit, when not nil, is called before each
-// instruction with the state just before it; it must not retain st. Run
-// returns the state after the last instruction.
+// instructions that control enters only at the first (a basic block). It
+// starts from a state that knows nothing of what ran before (every
+// register unknown, the stack pointer in a frame of the run's own, no stack
+// slot and no global written) but for the registers' values in entry
+// (indexed by register; nil, shorter or Unknown: nothing known), which the
+// caller knows hold on every path to the run. A stack address in entry for
+// the stack pointer makes the run's frame the function's (EntryRegs, for
+// the function's first block). A value Run computes is therefore one the
+// instructions and entry determine whatever the path to them: where it is a
+// constant, the one the full analysis finds. visit, when not nil, is called
+// before each instruction with the state just before it; it must not retain
+// st. Run returns the state after the last instruction.
 func Run(insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, visit Visitor) *State {
 	a := &analysis{arch: arch, env: env}
 	n := arch.NumRegs
