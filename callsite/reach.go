@@ -1,8 +1,6 @@
 package callsite
 
 import (
-	"cmp"
-	"slices"
 	"sort"
 
 	"github.com/hvcicheck/hvcicheck/dataflow"
@@ -128,10 +126,7 @@ func (im *image) reach(fn dataflow.Func) *reached {
 		}
 	}
 	im.stats.Instructions += len(r.insns)
-	byAddress := func(a, b machineInsn) int { return cmp.Compare(a.pc, b.pc) }
-	if !slices.IsSortedFunc(r.insns, byAddress) {
-		slices.SortFunc(r.insns, byAddress)
-	}
+	r.insns = r.inAddressOrder()
 	r.at = nil // indices into the unsorted instructions
 	r.split()
 	if len(r.blocks) > im.maxBlocks() {
@@ -158,6 +153,19 @@ func (im *image) maxBlocks() int {
 		return n
 	}
 	return dataflow.DefaultLimits.MaxBlocks
+}
+
+// inAddressOrder returns the decoded instructions sorted by address: in
+// the order the byte map holds them (no comparisons; the last instruction
+// may run past the end but starts inside).
+func (r *reached) inAddressOrder() []machineInsn {
+	out := make([]machineInsn, 0, len(r.insns))
+	for _, at := range r.at {
+		if at > 0 {
+			out = append(out, r.insns[at-1])
+		}
+	}
+	return out
 }
 
 // traverse decodes, by recursive descent from start, every instruction
