@@ -100,7 +100,7 @@ func (im *image) reached(start uint32) *reached {
 // a jump into the middle of an instruction. A function without .pdata ends
 // where the next known one starts, as for the full analysis.
 func (im *image) reach(fn dataflow.Func) *reached {
-	if fn.End <= fn.Start || fn.End-fn.Start > maxQuickSpan || (!im.pdataStart[fn.Start] && im.arch.PtrSize != 8) {
+	if fn.End <= fn.Start || fn.End-fn.Start > maxQuickSpan || im.arch.PtrSize != 8 {
 		return nil
 	}
 	span := fn.End - fn.Start
