@@ -278,8 +278,7 @@ func (r *reached) linkCases(cases []uint32) *reached {
 func (im *image) mark(fn dataflow.Func, in *ir.Insn) uint8 {
 	var m uint8
 	// A switch's jump is no call: its target is the function's own code.
-	switchJump := in.Kind == ir.Jump && (in.Target.Kind == ir.KReg || (in.Target.Kind == ir.KMem && !in.Target.Mem.Global))
-	if in.Kind == ir.Call || (in.Kind == ir.Jump && !switchJump && im.isTailJump(fn, in)) {
+	if in.Kind == ir.Call || (in.Kind == ir.Jump && !isSwitchJump(in) && im.isTailJump(fn, in)) {
 		m |= markCall
 	}
 	if im.touchesImage(in) {
@@ -679,7 +678,7 @@ func (r *reached) decode(im *image, pc uint32) machineInsn {
 	m.kind = last.Kind
 	m.target, m.intra = r.target(last)
 	m.viaSlot = (last.Kind == ir.Call || last.Kind == ir.Jump) && last.Target.Kind == ir.KMem && last.Target.Mem.Global
-	if last.Kind == ir.Jump && (last.Target.Kind == ir.KReg || (last.Target.Kind == ir.KMem && !last.Target.Mem.Global)) {
+	if isSwitchJump(last) {
 		m.dispatch = true // a switch
 		r.dispatches++
 	}
@@ -756,4 +755,11 @@ func (r *reached) mayStore(rva uint32, w uint8) bool {
 		}
 	}
 	return false
+}
+
+// isSwitchJump reports whether in is a jump through a register or through
+// a table indexed by one (a switch's dispatch; a jump through a global is
+// a tail call), as dataflow's own switch test says.
+func isSwitchJump(in *ir.Insn) bool {
+	return in.Kind == ir.Jump && (in.Target.Kind == ir.KReg || (in.Target.Kind == ir.KMem && !in.Target.Mem.Global))
 }

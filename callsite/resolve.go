@@ -70,11 +70,7 @@ func (im *image) codeCallee(rva uint32) codeTarget {
 	if c, ok := im.codeMemo[rva]; ok {
 		return c
 	}
-	c := codeTarget{callee: im.resolveCode(rva, nil, 0)}
-	if code := im.Code(rva); code != nil && !im.isARM64() {
-		insns, _, err := im.dec.Lift(code, rva, nil)
-		c.viaRegister = err == nil && len(insns) == 1 && insns[0].Kind == ir.Jump && insns[0].Target.Kind == ir.KReg
-	}
+	c := codeTarget{callee: im.resolveCode(rva, nil, 0), viaRegister: im.jumpsThroughRegister(rva)}
 	im.codeMemo[rva] = c
 	return c
 }
