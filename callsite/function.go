@@ -119,10 +119,21 @@ func (im *image) recordCall(fi *funcInfo, in *ir.Insn, st *dataflow.State, tail 
 	for i := range ev.args {
 		ev.args[i] = im.argAt(st, i, tail)
 	}
-	if in.Target.Kind != ir.KImm || len(im.arch.RegInputs) > 0 {
+	if len(im.arch.RegInputs) > 0 || (in.Target.Kind != ir.KImm && !im.namesImport(ev.target)) {
 		ev.regs = st.Regs()
 	}
 	fi.calls = append(fi.calls, ev)
+}
+
+// namesImport reports whether v is an import's address (or another symbol
+// but a global's value): its callee does not depend on the registers.
+func (im *image) namesImport(v dataflow.Value) bool {
+	s, off, ok := v.Pointer()
+	if !ok || off != 0 {
+		return false
+	}
+	info, ok := im.symInfo(s)
+	return ok && info.kind != symGlobal
 }
 
 // argAt returns argument slot i at a call; at a tail jump the return

@@ -52,9 +52,11 @@ type image struct {
 	storeMemo   map[uint32]*storeSet // the quick pass's stores (nil: use the full analysis)
 	reachMemo   map[uint32]*reached  // functions split for the quick passes (nil: not splittable)
 	codeMemo    map[uint32]codeTarget
-	atScratch   []int32     // reach's byte map, reused
-	liftScratch []ir.Insn   // reach's lifting buffer, reused
-	liftBufs    [][]ir.Insn // free buffers for blocks lifted again to run
+	atScratch   []int32           // reach's byte map, reused
+	liftScratch []ir.Insn         // reach's lifting buffer, reused
+	liftBufs    [][]ir.Insn       // free buffers for blocks lifted again to run
+	runStates   []*dataflow.State // free states for those runs
+	insnScratch []machineInsn     // where reach decodes a function
 	globalMemo  map[globalKey]*globalState
 	depth       int // nesting of global resolutions
 

@@ -106,12 +106,12 @@ func (w *walker) requick(caller, wrapper uint32) bool {
 		if !w.callsTo(r, b, wrapper) || !b.reached {
 			continue
 		}
-		r.run(im, int32(i), seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
+		im.release(r.run(im, int32(i), seeds.seeds(int32(i)), func(in *ir.Insn, st *dataflow.State) {
 			tail := in.Kind == ir.Jump && im.isTailJump(fi.fn, in)
 			if (in.Kind == ir.Call || tail) && reaches(im, in, wrapper) {
 				im.recordCall(fi, in, st, tail)
 			}
-		})
+		}))
 	}
 	var todo []quickCheck
 	for i := range fi.calls {
@@ -136,7 +136,7 @@ func (w *walker) callsTo(r *reached, b *rblock, fn uint32) bool {
 		return false
 	}
 	for _, m := range r.insns[b.first:b.end] {
-		if m.call != 0 && reaches(w.im, &r.calls[m.call-1], fn) {
+		if m.call != 0 && reachesTarget(w.im, r.calls[m.call-1], fn) {
 			return true
 		}
 	}
@@ -144,8 +144,12 @@ func (w *walker) callsTo(r *reached, b *rblock, fn uint32) bool {
 }
 
 // reaches reports whether the direct call (or jump) in reaches function fn.
-func reaches(im *image, in *ir.Insn, fn uint32) bool {
-	return in.Target.Kind == ir.KImm && im.codeCallee(uint32(in.Target.Imm)).function == fn
+func reaches(im *image, in *ir.Insn, fn uint32) bool { return reachesTarget(im, in.Target, fn) }
+
+// reachesTarget reports whether a call (or jump) to target reaches
+// function fn directly.
+func reachesTarget(im *image, target ir.Operand, fn uint32) bool {
+	return target.Kind == ir.KImm && im.codeCallee(uint32(target.Imm)).function == fn
 }
 
 // quickCheck is one checked call (or wrapper call) the quick pass judges.
@@ -193,9 +197,9 @@ func (w *walker) runBlock(r *reached, i int32, entry []dataflow.Value, fi *funcI
 	escaped := false
 	st := r.run(im, i, entry, func(in *ir.Insn, st *dataflow.State) {
 		switch {
-		case in.Kind == ir.Call && w.callMatters(in):
+		case in.Kind == ir.Call && w.callMatters(in.Target):
 			im.recordCall(fi, in, st, false)
-		case in.Kind == ir.Jump && im.isTailJump(fi.fn, in) && w.callMatters(in):
+		case in.Kind == ir.Jump && im.isTailJump(fi.fn, in) && w.callMatters(in.Target):
 			im.recordCall(fi, in, st, true)
 		case in.Kind == ir.Store && in.A.Kind != ir.KNone:
 			escaped = escaped || w.leadsToAPI(st.Eval(in.A, in.Width))
@@ -204,6 +208,7 @@ func (w *walker) runBlock(r *reached, i int32, entry []dataflow.Value, fi *funcI
 	for reg := 0; reg < im.arch.NumRegs && loadsChecked; reg++ {
 		escaped = escaped || w.leadsToAPI(st.Reg(ir.Reg(reg)))
 	}
+	im.release(st)
 	return escaped
 }
 
@@ -256,24 +261,24 @@ func (w *walker) blockCalls(r *reached, b *rblock) bool {
 		return false
 	}
 	for _, m := range r.insns[b.first:b.end] {
-		if m.call != 0 && w.callMatters(&r.calls[m.call-1]) {
+		if m.call != 0 && w.callMatters(r.calls[m.call-1]) {
 			return true
 		}
 	}
 	return false
 }
 
-// callMatters reports whether the call (or jump) in may reach a checked API
+// callMatters reports whether a call (or jump) to target may reach a checked API
 // or a known wrapper, or goes where only the values at the call tell: a
 // target in a register or in memory other than an IAT slot, or a dispatch
 // stub (jmp rax). A call of an import that is not checked, or of a function
 // of the image that is no known wrapper, does not. (A plain jump inside the
 // function is no call: the caller decides that before.)
-func (w *walker) callMatters(in *ir.Insn) bool {
+func (w *walker) callMatters(target ir.Operand) bool {
 	im := w.im
-	switch in.Target.Kind {
+	switch target.Kind {
 	case ir.KImm:
-		c := im.codeCallee(uint32(in.Target.Imm))
+		c := im.codeCallee(uint32(target.Imm))
 		switch {
 		case c.api != nil:
 			return true
@@ -284,7 +289,7 @@ func (w *walker) callMatters(in *ir.Insn) bool {
 		}
 		return true
 	case ir.KMem:
-		if name, ok := im.slotName[uint32(in.Target.Mem.Disp)]; ok && in.Target.Mem.Global {
+		if name, ok := im.slotName[uint32(target.Mem.Disp)]; ok && target.Mem.Global {
 			return leadsToChecked(name) || im.table.Lookup(name) != nil
 		}
 	}

@@ -43,7 +43,7 @@ const (
 type reached struct {
 	fn    dataflow.Func
 	insns []machineInsn // sorted by address once decoded
-	calls []ir.Insn     // the lifted calls and tail jumps
+	calls []ir.Operand  // the targets of its calls and tail jumps
 	// at maps, while decoding, each byte of the extent to 1 + the index of
 	// the machine instruction starting there; -1 marks the other bytes of
 	// one.
@@ -107,8 +107,13 @@ func (im *image) reach(fn dataflow.Func) *reached {
 	if uint32(len(im.atScratch)) < span {
 		im.atScratch = make([]int32, span)
 	}
-	r := &reached{fn: fn, at: im.atScratch[:span], insns: make([]machineInsn, 0, min(span/4+16, 4096))}
-	defer func() { clear(im.atScratch[:span]) }() // the scratch is the next function's
+	scratch := im.insnScratch
+	im.insnScratch = nil
+	r := &reached{fn: fn, at: im.atScratch[:span], insns: scratch[:0]}
+	defer func() {
+		clear(im.atScratch[:span]) // the scratch is the next function's
+		im.insnScratch = scratch[:0]
+	}()
 	leaders := []uint32{fn.Start}
 	if !r.traverse(im, fn.Start, &leaders) || len(r.insns) > im.maxInsns() {
 		return nil
@@ -126,6 +131,7 @@ func (im *image) reach(fn dataflow.Func) *reached {
 		}
 	}
 	im.stats.Instructions += len(r.insns)
+	scratch = r.insns // grown while decoding
 	r.insns = r.inAddressOrder()
 	r.at = nil // indices into the unsorted instructions
 	r.split()
@@ -291,12 +297,19 @@ func (im *image) mark(fn dataflow.Func, in *ir.Insn) uint8 {
 }
 
 // split forms the basic blocks of r (machine instructions sorted by
-// address) and their edges.
+// address) and their edges. The blocks' edge lists share two arrays (a
+// switch's cases, linked later, append beyond them).
 func (r *reached) split() {
-	var prev *machineInsn
+	n := 0
+	for i := range r.insns {
+		if r.startsBlock(i) {
+			n++
+		}
+	}
+	r.blocks = make([]rblock, 0, n)
 	for i := range r.insns {
 		m := &r.insns[i]
-		if m.leader || prev == nil || prev.next != m.pc || endsBlock(prev.kind) {
+		if r.startsBlock(i) {
 			if n := len(r.blocks); n > 0 {
 				r.blocks[n-1].end = i
 			}
@@ -305,24 +318,54 @@ func (r *reached) split() {
 		b := &r.blocks[len(r.blocks)-1]
 		m.block = int32(len(r.blocks) - 1)
 		b.next, b.marks = m.next, b.marks|m.marks
-		prev = m
 	}
 	if n := len(r.blocks); n > 0 {
 		r.blocks[n-1].end = len(r.insns)
 	}
+	succs := make([]int32, 0, 2*len(r.blocks))
+	npreds := make([]int32, len(r.blocks)+1)
 	for i := range r.blocks {
-		r.link(i)
+		first := len(succs)
+		succs = r.link(i, succs)
+		r.blocks[i].succs = succs[first:len(succs):len(succs)]
+		for _, t := range r.blocks[i].succs {
+			npreds[t+1]++
+		}
 	}
+	for i := 1; i < len(npreds); i++ {
+		npreds[i] += npreds[i-1] // where block i's predecessors start
+	}
+	preds := make([]int32, npreds[len(r.blocks)])
+	for i := range r.blocks {
+		for _, t := range r.blocks[i].succs {
+			b := &r.blocks[t]
+			at := npreds[t] + int32(len(b.preds))
+			b.preds = preds[npreds[t] : at+1 : at+1]
+			preds[at] = int32(i)
+		}
+	}
+}
+
+// startsBlock reports whether machine instruction i of r begins a block.
+func (r *reached) startsBlock(i int) bool {
+	if i == 0 {
+		return true
+	}
+	m, prev := &r.insns[i], &r.insns[i-1]
+	return m.leader || prev.next != m.pc || endsBlock(prev.kind)
 }
 
 // run lifts block b again and runs it alone from entry (see dataflow.Run).
 // Runs nest (a run's visitor may resolve a global, which runs other
-// blocks), so each takes its own buffer from the image's free list.
+// blocks), so each takes its own buffer from the image's free list, and
+// its state: a caller done with the state it returns gives it back
+// (image.release).
 func (r *reached) run(im *image, b int32, entry []dataflow.Value, visit dataflow.Visitor) *dataflow.State {
-	var buf []ir.Insn
-	if n := len(im.liftBufs); n > 0 {
-		buf, im.liftBufs = im.liftBufs[n-1], im.liftBufs[:n-1]
+	var st *dataflow.State
+	if n := len(im.runStates); n > 0 {
+		st, im.runStates = im.runStates[n-1], im.runStates[:n-1]
 	}
+	buf := im.TakeInsns()
 	blk := &r.blocks[b]
 	for _, m := range r.insns[blk.first:blk.end] {
 		n := len(buf)
@@ -330,20 +373,24 @@ func (r *reached) run(im *image, b int32, entry []dataflow.Value, visit dataflow
 			buf = append(buf, ir.Insn{Kind: ir.Halt, Addr: m.pc})
 		}
 	}
-	st := dataflow.Run(buf, im.arch, im, entry, visit)
-	im.liftBufs = append(im.liftBufs, buf[:0])
+	st = dataflow.RunIn(st, buf, im.arch, im, entry, visit)
+	im.ReturnInsns(buf)
 	return st
 }
 
-// link sets the successors of block i.
-func (r *reached) link(i int) {
+// release takes back a state run returned, for the next run.
+func (im *image) release(st *dataflow.State) {
+	im.runStates = append(im.runStates, st)
+}
+
+// link appends to succs the successors of block i (and marks whether
+// control leaves the function at its end).
+func (r *reached) link(i int, succs []int32) []int32 {
 	b := &r.blocks[i]
 	last := &r.insns[b.end-1]
 	to := func(pc uint32) {
 		if k, ok := r.index(pc); ok {
-			j := r.insns[k].block
-			b.succs = append(b.succs, j)
-			r.blocks[j].preds = append(r.blocks[j].preds, int32(i))
+			succs = append(succs, r.insns[k].block)
 		}
 	}
 	switch last.kind {
@@ -363,6 +410,7 @@ func (r *reached) link(i int) {
 	default:
 		to(b.next)
 	}
+	return succs
 }
 
 // markReached marks the blocks control reaches from the function's entry
@@ -669,7 +717,7 @@ func (r *reached) decode(im *image, pc uint32) machineInsn {
 		}
 		mk := im.mark(r.fn, in)
 		if mk&markCall != 0 && m.call == 0 {
-			r.calls = append(r.calls, *in)
+			r.calls = append(r.calls, in.Target)
 			m.call = int32(len(r.calls))
 		}
 		m.marks |= mk
@@ -763,3 +811,18 @@ func (r *reached) mayStore(rva uint32, w uint8) bool {
 func isSwitchJump(in *ir.Insn) bool {
 	return in.Kind == ir.Jump && (in.Target.Kind == ir.KReg || (in.Target.Kind == ir.KMem && !in.Target.Mem.Global))
 }
+
+// TakeInsns implements dataflow.InsnBuffers: the full analysis's buffers
+// come from the same free list as the quick passes' runs.
+func (im *image) TakeInsns() []ir.Insn {
+	n := len(im.liftBufs)
+	if n == 0 {
+		return nil
+	}
+	buf := im.liftBufs[n-1]
+	im.liftBufs = im.liftBufs[:n-1]
+	return buf
+}
+
+// ReturnInsns implements dataflow.InsnBuffers.
+func (im *image) ReturnInsns(buf []ir.Insn) { im.liftBufs = append(im.liftBufs, buf[:0]) }

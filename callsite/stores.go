@@ -125,6 +125,7 @@ func (c *storeCollector) run(i int32) {
 			c.noteKept(i, st)
 			return
 		}
+		c.im.release(st)
 		c.q.stores, c.q.vague, c.q.escaped = c.q.stores[:n], c.q.vague[:n], c.q.escaped[:e]
 	}
 	c.noteKept(i, c.runFrom(i, c.seeds.seeds(i)))
@@ -159,6 +160,7 @@ func (c *storeCollector) noteKept(i int32, st *dataflow.State) {
 	for reg := 0; reg < c.im.arch.NumRegs && reg < 64 && !b.leaves && !c.bases; reg++ {
 		c.bases = later&(1<<reg) != 0 && c.q.globalAddress(c.im, st.Reg(ir.Reg(reg))) != nil
 	}
+	c.im.release(st)
 }
 
 // storesThrough reports whether block i stores through a register: through

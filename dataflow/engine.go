@@ -104,12 +104,29 @@ type block struct {
 func Analyze(fn Func, dec ir.Decoder, env Env, lim Limits, visit Visitor) (Result, error) {
 	lim = lim.withDefaults()
 	a := &analysis{fn: fn, dec: dec, arch: dec.Arch(), env: env, lim: lim}
+	if bufs, ok := env.(InsnBuffers); ok {
+		a.arena, a.flat = bufs.TakeInsns()[:0], bufs.TakeInsns()[:0]
+		defer func() {
+			bufs.ReturnInsns(a.arena)
+			bufs.ReturnInsns(a.flat)
+		}()
+	}
 	if err := a.buildCFG(); err != nil {
 		return a.res, err
 	}
 	a.fixpoint()
 	a.replay(visit)
 	return a.res, nil
+}
+
+// InsnBuffers is implemented by an Env that lends Analyze the storage for
+// a function's lifted instructions, so that one function's buffers serve
+// the next. Analyze takes two buffers and returns them (grown) when done;
+// they must not be lent to anyone else meanwhile (Analyze may be called
+// again, for another function, from inside a visitor).
+type InsnBuffers interface {
+	TakeInsns() []ir.Insn
+	ReturnInsns([]ir.Insn)
 }
 
 type analysis struct {
@@ -122,8 +139,11 @@ type analysis struct {
 	blocks []*block
 	// switches counts the jumps that look like switch dispatches.
 	switches int
-	// arena holds the lifted instructions of the whole function.
-	arena []ir.Insn
+	// arena holds the lifted instructions of the whole function, in the
+	// order they are decoded, and flat the same in block order.
+	arena, flat []ir.Insn
+	// slab holds the decoded instructions, allocated in batches.
+	slab []decoded
 }
 
 // intra reports whether a jump to t stays inside the function.
@@ -256,6 +276,15 @@ func (a *analysis) sweepOrphans(code map[uint32]*decoded, leaders map[uint32]boo
 // maxArena bounds the instructions allocated before any is decoded.
 const maxArena = 4096
 
+// newDecoded returns d stored in the analysis's slab.
+func (a *analysis) newDecoded(d decoded) *decoded {
+	if len(a.slab) == cap(a.slab) {
+		a.slab = make([]decoded, 0, 256)
+	}
+	a.slab = append(a.slab, d)
+	return &a.slab[len(a.slab)-1]
+}
+
 func (a *analysis) decodeAt(pc uint32) *decoded {
 	bytes := a.env.Code(pc)
 	if len(bytes) == 0 {
@@ -264,7 +293,7 @@ func (a *analysis) decodeAt(pc uint32) *decoded {
 	}
 	// Lift appends to one arena for the whole function: one allocation
 	// amortised over many instructions instead of one per instruction.
-	if a.arena == nil {
+	if len(a.arena) == 0 {
 		// About one lifted instruction per 3 bytes of code, at most
 		// maxArena up front (append grows it): a damaged .pdata entry may
 		// claim gigabytes for a function of three instructions.
@@ -272,7 +301,9 @@ func (a *analysis) decodeAt(pc uint32) *decoded {
 		if a.fn.End > a.fn.Start {
 			n = min(int(a.fn.End-a.fn.Start)/3+16, a.lim.MaxInsns, maxArena)
 		}
-		a.arena = make([]ir.Insn, 0, n)
+		if cap(a.arena) < n {
+			a.arena = make([]ir.Insn, 0, n)
+		}
 	}
 	start := len(a.arena)
 	arena, n, err := a.dec.Lift(bytes, pc, a.arena)
@@ -282,7 +313,7 @@ func (a *analysis) decodeAt(pc uint32) *decoded {
 	}
 	a.arena = arena
 	insns := arena[start:len(arena):len(arena)]
-	d := &decoded{insns: insns, next: pc + uint32(n)}
+	d := a.newDecoded(decoded{insns: insns, next: pc + uint32(n)})
 	switch last := insns[len(insns)-1]; last.Kind {
 	case ir.Jump, ir.Ret, ir.Halt:
 		d.ends = true
@@ -348,7 +379,10 @@ func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool,
 	for _, d := range code {
 		total += len(d.insns)
 	}
-	flat := make([]ir.Insn, 0, total)
+	if cap(a.flat) < total {
+		a.flat = make([]ir.Insn, 0, total)
+	}
+	flat := a.flat[:0]
 	for _, b := range a.blocks[:len(starts)] {
 		pc := b.start
 		first := len(flat)
@@ -389,6 +423,7 @@ func (a *analysis) fixpoint() {
 	work := &blockHeap{0}
 	queued[0] = true
 	steps := 0
+	var spare *State // a block's working state no edge kept, for the next block
 	for work.Len() > 0 {
 		i := heap.Pop(work).(int)
 		queued[i] = false
@@ -398,15 +433,20 @@ func (a *analysis) fixpoint() {
 		}
 		b := a.blocks[i]
 		b.visits++
-		st := b.in.clone()
+		st := b.in.cloneInto(spare)
+		spare = st
 		for k := range b.insns {
 			a.step(st, b.insns, k)
 		}
 		for i, s := range b.succs {
 			last := i == len(b.succs)-1
+			kept := last && a.blocks[s].in == nil
 			if a.propagate(s, st, last) && !queued[s] {
 				queued[s] = true
 				heap.Push(work, s)
+			}
+			if kept {
+				spare = nil // st became that block's entry state
 			}
 		}
 	}

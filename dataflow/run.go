@@ -21,13 +21,29 @@ const runFrame = -1 << 40
 // before each instruction with the state just before it; it must not retain
 // st. Run returns the state after the last instruction.
 func Run(insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, visit Visitor) *State {
-	a := &analysis{arch: arch, env: env}
+	return RunIn(nil, insns, arch, env, entry, visit)
+}
+
+// RunIn is Run computed in st, a state an earlier Run returned whose
+// caller no longer uses it: its storage is reused (nil: a new state).
+func RunIn(st *State, insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, visit Visitor) *State {
+	a := analysis{arch: arch, env: env}
 	n := arch.NumRegs
 	if n <= 0 || n > ir.MaxRegs {
 		n = ir.MaxRegs
 	}
-	st := &State{arch: arch, env: env, regs: make([]Value, n)}
-	copy(st.regs, entry)
+	if st == nil || cap(st.regs) < n {
+		st = &State{regs: make([]Value, n)}
+	}
+	stack, mem := st.stack[:0], st.mem[:0]
+	if st.stackShared {
+		stack = nil
+	}
+	if st.memShared {
+		mem = nil
+	}
+	*st = State{arch: arch, env: env, regs: st.regs[:n], stack: stack, mem: mem}
+	clear(st.regs[copy(st.regs, entry):])
 	if _, ok := st.Reg(arch.SP).Stack(); !ok {
 		st.SetReg(arch.SP, StackAddr(runFrame))
 	}

@@ -35,10 +35,18 @@ func newEntryState(arch *ir.Arch) *State {
 	return st
 }
 
-func (s *State) clone() *State {
+func (s *State) clone() *State { return s.cloneInto(nil) }
+
+// cloneInto makes dst (a new state when nil) a copy of s, reusing dst's
+// register storage, and returns it. The slots are shared, copied on write.
+func (s *State) cloneInto(dst *State) *State {
 	s.stackShared, s.memShared = true, true
-	return &State{arch: s.arch, env: s.env, regs: append([]Value(nil), s.regs...), pushed: s.pushed,
+	if dst == nil || cap(dst.regs) < len(s.regs) {
+		dst = &State{regs: make([]Value, len(s.regs))}
+	}
+	*dst = State{arch: s.arch, env: s.env, regs: append(dst.regs[:0], s.regs...), pushed: s.pushed,
 		stack: s.stack, mem: s.mem, stackShared: true, memShared: true}
+	return dst
 }
 
 // ownStack and ownMem make s the only owner of its slots before a write.
@@ -136,6 +144,9 @@ func (s *State) ArgAt(off int64) Value {
 func (s *State) join(o *State, widen bool) bool {
 	changed := false
 	for i := range s.regs {
+		if Equal(s.regs[i], o.regs[i]) {
+			continue
+		}
 		j := Join(s.regs[i], o.regs[i])
 		if !Equal(j, s.regs[i]) {
 			if widen {

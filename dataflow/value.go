@@ -14,7 +14,7 @@ package dataflow
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -247,8 +247,7 @@ func joinSets(a, b Value) Value {
 		out.set[out.n] = c
 		out.n++
 	}
-	s := out.set[:out.n]
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	slices.Sort(out.set[:out.n])
 	return out
 }
 
@@ -348,7 +347,6 @@ func mapSet(v Value, f func(uint64) uint64) Value {
 			out.n++
 		}
 	}
-	s := out.set[:out.n]
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	slices.Sort(out.set[:out.n])
 	return out
 }
