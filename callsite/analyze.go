@@ -152,10 +152,20 @@ func importsChecked(dlls []peimage.ImportedDLL) bool {
 type pending struct {
 	api            *API
 	arg, mode, tag dataflow.Value
-	chain          []string // wrapper calls between this function and the API
-	inner          uint32   // site of the API call (for de-duplication)
-	depth          int
+	// exact says which of arg, mode and tag (exactArg, exactMode, exactTag)
+	// are the full analysis's values (from a quick pass's tracked run).
+	exact uint8
+	chain []string // wrapper calls between this function and the API
+	inner uint32   // site of the API call (for de-duplication)
+	depth int
 }
+
+// The bits of pending.exact.
+const (
+	exactArg uint8 = 1 << iota
+	exactMode
+	exactTag
+)
 
 type walker struct {
 	im        *image
@@ -329,24 +339,35 @@ func (w *walker) holdsCheckedAPI(v dataflow.Value) bool {
 // direct returns the checked arguments of a call of the API itself.
 func (w *walker) direct(ev *callEvent, a *API) pending {
 	x86 := w.im.arch.PtrSize == 4
-	arg := func(i int) dataflow.Value {
+	p := pending{api: a, inner: ev.site}
+	arg := func(i int, bit uint8) dataflow.Value {
 		if i < 0 {
 			return dataflow.Unknown
 		}
 		if s := a.Slot(i, x86); s < maxArgs {
+			if ev.exact&(1<<s) != 0 {
+				p.exact |= bit
+			}
 			return ev.args[s]
 		}
 		return dataflow.Unknown
 	}
-	return pending{api: a, arg: arg(a.Arg), mode: arg(a.ModeArg), tag: arg(a.TagArg), inner: ev.site}
+	p.arg, p.mode, p.tag = arg(a.Arg, exactArg), arg(a.ModeArg, exactMode), arg(a.TagArg, exactTag)
+	return p
 }
 
 // through returns the checked arguments of a call of wrapper fn, whose
 // summary is s: the wrapper's inputs replaced by the actual arguments.
 func (w *walker) through(ev *callEvent, s pending, fn uint32) pending {
-	subst := func(v dataflow.Value) dataflow.Value {
+	out := s
+	out.exact = 0
+	// subst replaces an input of the wrapper by the call's value (exact
+	// where the call's argument is; a register input's never is: the
+	// registers' exactness is not recorded).
+	subst := func(v dataflow.Value, bit uint8) dataflow.Value {
 		sym, _, _, ok := v.Symbol()
 		if !ok {
+			out.exact |= s.exact & bit
 			return v
 		}
 		if r, ok := sym.InputRegister(); ok {
@@ -357,15 +378,18 @@ func (w *walker) through(ev *callEvent, s pending, fn uint32) pending {
 		}
 		k, ok := sym.InputIndex()
 		if !ok {
+			out.exact |= s.exact & bit
 			return v
 		}
 		if k >= maxArgs {
 			return dataflow.Unknown
 		}
+		if ev.exact&(1<<k) != 0 {
+			out.exact |= bit
+		}
 		return v.Apply(ev.args[k])
 	}
-	out := s
-	out.arg, out.mode, out.tag = subst(s.arg), subst(s.mode), subst(s.tag)
+	out.arg, out.mode, out.tag = subst(s.arg, exactArg), subst(s.mode, exactMode), subst(s.tag, exactTag)
 	out.depth = s.depth + 1
 	return out
 }

@@ -163,7 +163,21 @@ func NewTable() *Table {
 }
 
 // Lookup returns the API named name (case-insensitive), or nil.
-func (t *Table) Lookup(name string) *API { return t.byName[strings.ToLower(name)] }
+func (t *Table) Lookup(name string) *API {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return t.byName[strings.ToLower(name)]
+	}
+	b := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return t.byName[string(b)] // no allocation: the conversion is the map key's
+}
 
 // WDF returns the KMDF DDI at WdfFunctions index i, or nil.
 func (t *Table) WDF(i int) *API { return t.byWDF[i] }

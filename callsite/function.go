@@ -14,6 +14,10 @@ type callEvent struct {
 	tail   bool
 	target dataflow.Value
 	args   [maxArgs]dataflow.Value
+	// exact has bit i set where args[i] is the full analysis's value (a
+	// quick pass's run that tracks it; dataflow.Entry), bit maxArgs where
+	// target is.
+	exact uint16
 	// regs holds every register for indirect calls, so a call through a
 	// dispatch stub (`jmp rax`) can take its real target from them, and for
 	// every call where registers carry arguments of internal functions
@@ -116,8 +120,15 @@ func (im *image) recordCall(fi *funcInfo, in *ir.Insn, st *dataflow.State, tail 
 	case ir.KMem:
 		ev.target = st.Load(in.Target.Mem, uint8(im.arch.PtrSize))
 	}
+	if st.ExactOperand(in.Target, uint8(im.arch.PtrSize)) {
+		ev.exact |= 1 << maxArgs
+	}
 	for i := range ev.args {
-		ev.args[i] = im.argAt(st, i, tail)
+		var exact bool
+		ev.args[i], exact = im.argAt(st, i, tail)
+		if exact {
+			ev.exact |= 1 << i
+		}
 	}
 	if len(im.arch.RegInputs) > 0 || (in.Target.Kind != ir.KImm && !im.namesImport(ev.target)) {
 		ev.regs = st.Regs()
@@ -136,19 +147,20 @@ func (im *image) namesImport(v dataflow.Value) bool {
 	return ok && info.kind != symGlobal
 }
 
-// argAt returns argument slot i at a call; at a tail jump the return
-// address is not pushed, so stack arguments sit one slot lower.
-func (im *image) argAt(st *dataflow.State, i int, tail bool) dataflow.Value {
+// argAt returns argument slot i at a call, and whether it is the full
+// analysis's value (a tracked run); at a tail jump the return address is
+// not pushed, so stack arguments sit one slot lower.
+func (im *image) argAt(st *dataflow.State, i int, tail bool) (dataflow.Value, bool) {
 	r, off, inReg := im.arch.ArgSlot(i)
 	if inReg {
-		return st.Reg(r)
+		return st.Reg(r), st.Exact(r)
 	}
 	sp, ok := st.Reg(im.arch.SP).Stack()
 	if !ok {
-		return dataflow.Unknown
+		return dataflow.Unknown, false
 	}
 	if tail {
 		off += im.arch.EntryStackArgOffset - im.arch.StackArgOffset
 	}
-	return st.ArgAt(sp + off)
+	return st.ArgAt(sp + off), st.ExactArgAt(sp + off)
 }

@@ -1,7 +1,6 @@
 package callsite
 
 import (
-	"slices"
 	"sort"
 	"strings"
 
@@ -68,7 +67,7 @@ func (w *walker) quick(start uint32) bool {
 		// The routines looked up may be stored in globals and called
 		// elsewhere: the stores must be the full analysis's.
 		q := im.quickStores(start)
-		if q == nil || len(q.escaped) > 0 || slices.Contains(q.vague, true) {
+		if q == nil || len(q.escaped) > 0 || q.vaguePointer(uint8(im.arch.PtrSize)) {
 			return false
 		}
 		stores = q.stores
@@ -169,19 +168,20 @@ func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped 
 	fi = &funcInfo{fn: r.fn}
 	sited := r.blocksAt(im, w.checkedSites())
 	loadsChecked = len(sited) > 0
+	lookups := r.looksUp(im)
 	seeds := r.seeder(im)
 	for i := range r.blocks {
 		b := &r.blocks[i]
 		if (!w.blockCalls(r, b) && !sited[int32(i)]) || !b.reached {
 			continue
 		}
-		var entry []dataflow.Value
+		entry := dataflow.Entry{Unchanged: seeds.unchanged}
 		if i == 0 {
 			entry = seeds.seeds(0) // the entry state: no search
 		}
 		n := len(fi.calls)
 		leaks := w.runBlock(r, int32(i), entry, fi, loadsChecked)
-		if i != 0 && !w.settledCalls(r, fi.calls[n:], loadsChecked) {
+		if i != 0 && !w.settledCalls(r, fi.calls[n:], loadsChecked || lookups) {
 			fi.calls = fi.calls[:n]
 			leaks = w.runBlock(r, int32(i), seeds.seeds(int32(i)), fi, loadsChecked)
 		}
@@ -190,9 +190,28 @@ func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped 
 	return fi, loadsChecked, escaped
 }
 
+// looksUp reports whether r calls MmGetSystemRoutineAddress directly
+// (through its IAT slot or a thunk): a routine's address may then reach a
+// call of another block.
+func (r *reached) looksUp(im *image) bool {
+	for _, t := range r.calls {
+		name := ""
+		switch {
+		case t.Kind == ir.KMem && t.Mem.Global:
+			name = im.slotName[uint32(t.Mem.Disp)]
+		case t.Kind == ir.KImm:
+			name = im.codeCallee(uint32(t.Imm)).name
+		}
+		if strings.EqualFold(name, "MmGetSystemRoutineAddress") {
+			return true
+		}
+	}
+	return false
+}
+
 // runBlock runs block i of r from entry, records its calls that matter in
 // fi, and reports whether a checked API's address escapes it.
-func (w *walker) runBlock(r *reached, i int32, entry []dataflow.Value, fi *funcInfo, loadsChecked bool) bool {
+func (w *walker) runBlock(r *reached, i int32, entry dataflow.Entry, fi *funcInfo, loadsChecked bool) bool {
 	im := w.im
 	escaped := false
 	st := r.run(im, i, entry, func(in *ir.Insn, st *dataflow.State) {
@@ -247,6 +266,9 @@ func (w *walker) checksOf(evs []callEvent, loadsChecked bool) (todo []quickCheck
 			if strings.EqualFold(c.name, "WdfVersionBind") {
 				return nil, lookups, false
 			}
+		case ev.exact&(1<<maxArgs) != 0:
+			// The full analysis has the same target: it reaches nothing
+			// known there either.
 		case loadsChecked || lookups:
 			return nil, lookups, false
 		}
@@ -394,13 +416,14 @@ func leadsToChecked(name string) bool {
 func (w *walker) decisive(r *reached, p pending) bool {
 	im, a := w.im, p.api
 	settled := func(v dataflow.Value, used bool) bool { return !used || im.settled(v, r) }
-	if settled(p.arg, a.Rule != RuleAlways) && settled(p.mode, a.ModeArg >= 0) && settled(p.tag, a.TagArg >= 0) {
+	exactOr := func(bit uint8, v dataflow.Value, used bool) bool { return p.exact&bit != 0 || settled(v, used) }
+	if exactOr(exactArg, p.arg, a.Rule != RuleAlways) && exactOr(exactMode, p.mode, a.ModeArg >= 0) && exactOr(exactTag, p.tag, a.TagArg >= 0) {
 		return true // the full analysis has the same values: check does the same with them
 	}
 	if isInput(p.arg) || (a.ModeArg >= 0 && isInput(p.mode)) {
 		return false // a wrapper summary of values the full analysis may know better
 	}
-	tagKnown := func() bool { return settled(p.tag, a.TagArg >= 0) }
+	tagKnown := func() bool { return exactOr(exactTag, p.tag, a.TagArg >= 0) }
 	if a.Rule == RuleAlways && a.ModeArg < 0 {
 		return tagKnown()
 	}

@@ -360,7 +360,7 @@ func (r *reached) startsBlock(i int) bool {
 // blocks), so each takes its own buffer from the image's free list, and
 // its state: a caller done with the state it returns gives it back
 // (image.release).
-func (r *reached) run(im *image, b int32, entry []dataflow.Value, visit dataflow.Visitor) *dataflow.State {
+func (r *reached) run(im *image, b int32, entry dataflow.Entry, visit dataflow.Visitor) *dataflow.State {
 	var st *dataflow.State
 	if n := len(im.runStates); n > 0 {
 		st, im.runStates = im.runStates[n-1], im.runStates[:n-1]
@@ -373,7 +373,7 @@ func (r *reached) run(im *image, b int32, entry []dataflow.Value, visit dataflow
 			buf = append(buf, ir.Insn{Kind: ir.Halt, Addr: m.pc})
 		}
 	}
-	st = dataflow.RunIn(st, buf, im.arch, im, entry, visit)
+	st = dataflow.RunTracked(st, buf, im.arch, im, entry, visit)
 	im.ReturnInsns(buf)
 	return st
 }
@@ -452,9 +452,11 @@ type seeder struct {
 	writes []uint64         // per block: the registers it writes
 	uses   []uint64         // per block: the registers it reads before writing
 	exits  map[int32]*dataflow.State
-	memo   map[int32][]dataflow.Value
+	memo   map[int32]dataflow.Entry
 	open   []uint64 // per block: the registers a walk has passed it with
 	stack  []seedItem
+	// unchanged is the function's test for Entry.Unchanged.
+	unchanged func(addr uint64, w uint8) bool
 }
 
 // seedItem is a block a walk for writers visits, with the registers it
@@ -473,7 +475,8 @@ func (r *reached) seeder(im *image) *seeder {
 	}
 	n := len(r.blocks)
 	s := &seeder{r: r, im: im, entry: dataflow.EntryRegs(im.arch), writes: make([]uint64, n), uses: make([]uint64, n),
-		exits: map[int32]*dataflow.State{}, memo: map[int32][]dataflow.Value{}}
+		exits: map[int32]*dataflow.State{}, memo: map[int32]dataflow.Entry{}}
+	s.unchanged = r.unchanged(im)
 	r.seeds = s
 	for i := range r.blocks {
 		b := &r.blocks[i]
@@ -485,41 +488,64 @@ func (r *reached) seeder(im *image) *seeder {
 	return s
 }
 
-// seeds returns the known register values at block b's start (nil: none).
-func (s *seeder) seeds(b int32) []dataflow.Value {
+// seeds returns where block b starts (dataflow.Entry): the registers whose
+// value every write reaching it agrees on, and which of them are exact (the
+// full analysis's: agreed constants and symbols, and values, unknown ones
+// too, that every writer computes exactly); the registers b writes before
+// reading them count as exact (no value of theirs is seen). The first
+// block, when nothing jumps back to it, starts from the function's entry
+// state, exact in every register (the stack pointer too: its frame is the
+// function's).
+func (s *seeder) seeds(b int32) dataflow.Entry {
 	if b == 0 && len(s.r.blocks[0].preds) == 0 {
-		return s.entry
+		return dataflow.Entry{Regs: s.entry, Exact: ^uint64(0), Unchanged: s.unchanged}
 	}
-	if v, ok := s.memo[b]; ok {
-		return v
+	if e, ok := s.memo[b]; ok {
+		return e
 	}
-	s.memo[b] = nil // while computing: a loop back here knows nothing more
-	want := s.uses[b] &^ (1 << s.im.arch.SP)
+	s.memo[b] = dataflow.Entry{Unchanged: s.unchanged} // while computing: a loop back here knows nothing more
+	sp := uint64(1) << s.im.arch.SP
+	want := s.uses[b] &^ sp
 	writers, fromEntry := s.writers(b, want)
-	var out []dataflow.Value
+	out := dataflow.Entry{Exact: ^want &^ sp, Unchanged: s.unchanged}
 	for reg := 0; reg < s.im.arch.NumRegs && reg < 64; reg++ {
 		if want&(1<<reg) == 0 {
 			continue
 		}
-		v, ok := s.agree(reg, writers, fromEntry&(1<<reg) != 0)
-		if !ok || v.IsUnknown() || !seedable(v) {
+		v, exact, ok := s.agree(reg, writers, fromEntry&(1<<reg) != 0)
+		if !ok {
 			continue
 		}
-		if out == nil {
-			out = make([]dataflow.Value, s.im.arch.NumRegs)
+		if _, stack := v.Stack(); stack {
+			continue // the writer's frame, not this run's
 		}
-		out[reg] = v
+		if exact || (!v.IsUnknown() && seedable(v)) {
+			if out.Regs == nil {
+				out.Regs = make([]dataflow.Value, s.im.arch.NumRegs)
+			}
+			out.Regs[reg] = v
+			out.Exact |= 1 << reg
+		}
 	}
 	s.memo[b] = out
 	return out
 }
 
+// unchanged returns the test of dataflow.Entry.Unchanged for r's blocks:
+// a global r neither stores to nor computes an address near.
+func (r *reached) unchanged(im *image) func(uint64, uint8) bool {
+	return func(addr uint64, w uint8) bool {
+		return addr >= im.base && addr-im.base < uint64(im.size) && !r.mayStore(uint32(addr-im.base), w)
+	}
+}
+
 // agree returns the value of reg its writers (and the entry) all leave, or
-// the set of the constants they leave.
-func (s *seeder) agree(reg int, writers []seedItem, fromEntry bool) (dataflow.Value, bool) {
+// the set of the constants they leave, and whether every writer computes
+// it exactly.
+func (s *seeder) agree(reg int, writers []seedItem, fromEntry bool) (dataflow.Value, bool, bool) {
 	var v dataflow.Value
-	have := false
-	take := func(x dataflow.Value) bool {
+	have, exact := false, true
+	take := func(x dataflow.Value, xExact bool) bool {
 		switch {
 		case !have:
 			v, have = x, true
@@ -532,21 +558,22 @@ func (s *seeder) agree(reg int, writers []seedItem, fromEntry bool) (dataflow.Va
 		default:
 			return false
 		}
+		exact = exact && xExact
 		return true
 	}
-	if fromEntry && (reg >= len(s.entry) || !take(s.entry[reg])) {
-		return v, false
+	if fromEntry && (reg >= len(s.entry) || !take(s.entry[reg], true)) {
+		return v, false, false
 	}
 	for _, w := range writers {
 		if w.regs&(1<<reg) == 0 {
 			continue
 		}
 		exit := s.exit(w.block)
-		if exit == nil || !take(exit.Reg(ir.Reg(reg))) {
-			return v, false
+		if exit == nil || !take(exit.Reg(ir.Reg(reg)), exit.Exact(ir.Reg(reg))) {
+			return v, false, false
 		}
 	}
-	return v, have
+	return v, exact && have, have
 }
 
 // writers walks back from block b's predecessors, for the registers of

@@ -125,13 +125,13 @@ func (im *image) CallEffect(in *ir.Insn, st *dataflow.State) (dataflow.Value, in
 	if name == "" {
 		return dataflow.Unknown, pop
 	}
-	switch strings.ToLower(name) {
-	case "rtlinitunicodestring":
+	switch {
+	case strings.EqualFold(name, "RtlInitUnicodeString"):
 		im.initUnicodeString(st)
 		if x86 {
 			pop = 8
 		}
-	case "mmgetsystemroutineaddress":
+	case strings.EqualFold(name, "MmGetSystemRoutineAddress"):
 		if x86 {
 			pop = 4
 		}
@@ -140,6 +140,13 @@ func (im *image) CallEffect(in *ir.Insn, st *dataflow.State) (dataflow.Value, in
 		}
 	}
 	return dataflow.Unknown, pop
+}
+
+// TargetOnly implements dataflow.ExactCalls: CallEffect's result depends
+// on the arguments (and memory) only for the imports it models.
+func (im *image) TargetOnly(in *ir.Insn, st *dataflow.State) bool {
+	name := im.importCalled(in, st)
+	return !strings.EqualFold(name, "RtlInitUnicodeString") && !strings.EqualFold(name, "MmGetSystemRoutineAddress")
 }
 
 // importCalled names the import a call instruction reaches directly (through

@@ -67,6 +67,18 @@ func (q *storeSet) exactFor(rva uint32, w uint8) bool {
 	return true
 }
 
+// vaguePointer reports whether a store of a pointer's width may be less
+// precise than the full analysis's: a narrower one cannot store a
+// routine's address (holdsCheckedAPI).
+func (q *storeSet) vaguePointer(ptr uint8) bool {
+	for i, s := range q.stores {
+		if q.vague[i] && s.width >= ptr {
+			return true
+		}
+	}
+	return false
+}
+
 // quickStores collects fn's stores to image memory from the blocks that
 // store to a global or compute a global's address. A global's address left
 // in a register at a block's end reaches the later blocks where every
@@ -120,7 +132,7 @@ func (c *storeCollector) run(i int32) {
 	}
 	if i != 0 && b.marks&markStoreReg == 0 {
 		n, e := len(c.q.stores), len(c.q.escaped)
-		st := c.runFrom(i, nil)
+		st := c.runFrom(i, dataflow.Entry{Unchanged: c.seeds.unchanged})
 		if !slices.Contains(c.q.vague[n:], true) {
 			c.noteKept(i, st)
 			return
@@ -132,7 +144,7 @@ func (c *storeCollector) run(i int32) {
 }
 
 // runFrom runs block i from entry, recording its stores.
-func (c *storeCollector) runFrom(i int32, entry []dataflow.Value) *dataflow.State {
+func (c *storeCollector) runFrom(i int32, entry dataflow.Entry) *dataflow.State {
 	im := c.im
 	return c.r.run(im, i, entry, func(in *ir.Insn, st *dataflow.State) {
 		if in.Kind != ir.Store {
@@ -148,7 +160,7 @@ func (c *storeCollector) runFrom(i int32, entry []dataflow.Value) *dataflow.Stat
 			return
 		}
 		c.q.stores = append(c.q.stores, storeEvent{rva: uint32(a - im.base), width: in.Width, value: v})
-		c.q.vague = append(c.q.vague, !im.settled(v, c.r))
+		c.q.vague = append(c.q.vague, !st.ExactOperand(in.A, in.Width) && !im.settled(v, c.r))
 	})
 }
 

@@ -27,6 +27,10 @@ func Run(insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, visit Visitor) 
 // RunIn is Run computed in st, a state an earlier Run returned whose
 // caller no longer uses it: its storage is reused (nil: a new state).
 func RunIn(st *State, insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, visit Visitor) *State {
+	return runIn(st, insns, arch, env, entry, nil, visit)
+}
+
+func runIn(st *State, insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, x *exactness, visit Visitor) *State {
 	a := analysis{arch: arch, env: env}
 	n := arch.NumRegs
 	if n <= 0 || n > ir.MaxRegs {
@@ -42,7 +46,7 @@ func RunIn(st *State, insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, vi
 	if st.memShared {
 		mem = nil
 	}
-	*st = State{arch: arch, env: env, regs: st.regs[:n], stack: stack, mem: mem}
+	*st = State{arch: arch, env: env, regs: st.regs[:n], stack: stack, mem: mem, exact: x}
 	clear(st.regs[copy(st.regs, entry):])
 	if _, ok := st.Reg(arch.SP).Stack(); !ok {
 		st.SetReg(arch.SP, StackAddr(runFrame))

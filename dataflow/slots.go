@@ -6,6 +6,9 @@ import "sort"
 type slot struct {
 	v Value
 	w uint8
+	// inexact says, in a tracked run, that the value may differ from the
+	// full analysis's (exact.go).
+	inexact bool
 }
 
 // cell is a slot at an address: a stack offset, or a constant address

@@ -17,6 +17,9 @@ type State struct {
 	// stackShared and memShared say that stack or mem is shared with
 	// another state (copy on write: most edges change neither).
 	stackShared, memShared bool
+	// exact follows, in a tracked run, which values are the full
+	// analysis's (nil otherwise).
+	exact *exactness
 }
 
 func newEntryState(arch *ir.Arch) *State {
@@ -113,7 +116,7 @@ func (s *State) StoreStack(off int64, w uint8, v Value) {
 		m := lowMask(w)
 		v, w = Binary(ir.OpOr, Binary(ir.OpAnd, old.v, Const(^m)), Truncate(v, w)), old.w
 	}
-	s.stack.set(off, slot{v: Truncate(v, w), w: w})
+	s.stack.set(off, slot{v: Truncate(v, w), w: w, inexact: s.exact != nil && s.exact.pending})
 }
 
 // Arg returns the value of argument slot i at a call instruction.

@@ -6,6 +6,18 @@ import "github.com/hvcicheck/hvcicheck/ir"
 func (a *analysis) step(st *State, insns []ir.Insn, k int) {
 	in := &insns[k]
 	st.env = a.env
+	if x := st.exact; x != nil {
+		inexact := x.before(st, a, in)
+		a.apply(st, insns, k)
+		x.after(st, a, in, inexact)
+		return
+	}
+	a.apply(st, insns, k)
+}
+
+// apply applies insns[k] to st.
+func (a *analysis) apply(st *State, insns []ir.Insn, k int) {
+	in := &insns[k]
 	switch in.Kind {
 	case ir.Assign:
 		if in.Dst == a.arch.SP {
