@@ -6,8 +6,8 @@ import (
 )
 
 // buildIndex scans the code bytes once, without decoding, for every
-// possible reference to data (x64: a rip-relative disp32; x86: an absolute
-// address) and every possible direct call or jump (E8/E9 rel32). Bytes that
+// possible reference to data (x64: a disp32 right after a ModRM byte that
+// makes it rip-relative; x86: an absolute address) and every possible direct call or jump (E8/E9 rel32). Bytes that
 // only look like such an instruction cost an extra function analysis at
 // most: the decoder decides what really is one.
 func (im *image) buildIndex() {
@@ -150,12 +150,17 @@ func (im *image) indexSection(c codeSection) {
 			}
 		}
 		var t uint32
-		if x86 {
+		switch {
+		case x86:
 			if uint64(v) < im.base || uint64(v)-im.base >= uint64(im.size) {
 				continue
 			}
 			t = uint32(uint64(v) - im.base)
-		} else {
+		case i == 0 || data[i-1]&0xC7 != 0x05:
+			// A rip-relative operand is a ModRM byte of mod 00, r/m 101
+			// right before its disp32: other bytes are none.
+			continue
+		default:
 			t = pos + 4 + v // the disp32's target if no immediate follows
 		}
 		if t < im.size && im.isData(t) {
