@@ -34,7 +34,8 @@ type machineInsn struct {
 const (
 	markCall     uint8 = 1 << iota // a call or a tail jump
 	markStore                      // a store to a global, or a global's address
-	markStoreReg                   // a store through a register (a spill to the stack too)
+	markStoreReg                   // a store through a register but the stack pointer
+	markSpill                      // a store to the stack
 )
 
 // reached is a function's code as the full analysis decodes it (recursive
@@ -290,7 +291,11 @@ func (im *image) mark(fn dataflow.Func, in *ir.Insn) uint8 {
 	if im.touchesImage(in) {
 		m |= markStore
 	}
-	if in.Kind == ir.Store && !in.Mem.Global {
+	switch {
+	case in.Kind != ir.Store || in.Mem.Global:
+	case in.Mem.Base == im.arch.SP:
+		m |= markSpill // never a global: the stack pointer holds a stack address or nothing known
+	default:
 		m |= markStoreReg
 	}
 	return m

@@ -95,16 +95,21 @@ func (im *image) quickStores(start uint32) *storeSet {
 	if r == nil {
 		return nil
 	}
-	c := &storeCollector{im: im, r: r, seeds: r.seeder(im), q: &storeSet{}, ran: make([]bool, len(r.blocks))}
+	c := &storeCollector{im: im, r: r, seeds: r.seeder(im), q: &storeSet{}, ran: make([]uint8, len(r.blocks))}
 	for i := range r.blocks {
 		if r.blocks[i].marks&markStore != 0 {
 			c.run(int32(i))
 		}
 	}
 	if c.bases {
+		// An address kept in a register may be stored through, or
+		// spilled, in any block: those run from their seeds (a block
+		// that ran from nothing known already, for its escapes only).
 		for i := range r.blocks {
-			if !c.ran[i] && c.storesThrough(int32(i)) {
-				c.run(int32(i))
+			if c.ran[i] != ranSeeded && r.blocks[i].marks&(markStoreReg|markSpill) != 0 && r.blocks[i].reached {
+				record := c.ran[i] == 0
+				c.ran[i] = ranSeeded
+				c.noteKept(int32(i), c.runFrom(int32(i), c.seeds.seeds(int32(i)), record))
 			}
 		}
 	}
@@ -117,22 +122,30 @@ type storeCollector struct {
 	r     *reached
 	seeds *seeder
 	q     *storeSet
-	ran   []bool
-	bases bool // a block left a global's address in a register
+	ran   []uint8 // per block: ranUnseeded or ranSeeded once run
+	bases bool    // a block left a global's address in a register
 }
 
+// How a block ran for quickStores.
+const (
+	ranUnseeded = 1 + iota
+	ranSeeded
+)
+
 // run runs block i, recording its stores and the addresses it leaves. A
-// block that stores only at constant addresses runs first from nothing
-// known: only a value that leaves vague makes it run again from its seeds.
+// block that stores only at constant addresses (and to the stack) runs
+// first from nothing known: only a value that leaves vague makes it run
+// again from its seeds.
 func (c *storeCollector) run(i int32) {
 	b := &c.r.blocks[i]
-	c.ran[i] = true
 	if !b.reached {
+		c.ran[i] = ranSeeded
 		return
 	}
 	if i != 0 && b.marks&markStoreReg == 0 {
+		c.ran[i] = ranUnseeded
 		n, e := len(c.q.stores), len(c.q.escaped)
-		st := c.runFrom(i, dataflow.Entry{Unchanged: c.seeds.unchanged})
+		st := c.runFrom(i, dataflow.Entry{Unchanged: c.seeds.unchanged}, true)
 		if !slices.Contains(c.q.vague[n:], true) {
 			c.noteKept(i, st)
 			return
@@ -140,11 +153,13 @@ func (c *storeCollector) run(i int32) {
 		c.im.release(st)
 		c.q.stores, c.q.vague, c.q.escaped = c.q.stores[:n], c.q.vague[:n], c.q.escaped[:e]
 	}
-	c.noteKept(i, c.runFrom(i, c.seeds.seeds(i)))
+	c.ran[i] = ranSeeded
+	c.noteKept(i, c.runFrom(i, c.seeds.seeds(i), true))
 }
 
-// runFrom runs block i from entry, recording its stores.
-func (c *storeCollector) runFrom(i int32, entry dataflow.Entry) *dataflow.State {
+// runFrom runs block i from entry, noting the global addresses its stores
+// store (escapes), and recording its stores where record is set.
+func (c *storeCollector) runFrom(i int32, entry dataflow.Entry, record bool) *dataflow.State {
 	im := c.im
 	return c.r.run(im, i, entry, func(in *ir.Insn, st *dataflow.State) {
 		if in.Kind != ir.Store {
@@ -155,6 +170,9 @@ func (c *storeCollector) runFrom(i int32, entry dataflow.Entry) *dataflow.State 
 			v = st.Eval(in.A, in.Width)
 		}
 		c.q.escape(im, v)
+		if !record {
+			return
+		}
 		a, ok := st.Addr(in.Mem).Const()
 		if !ok || a < im.base || a-im.base >= uint64(im.size) {
 			return
@@ -173,13 +191,6 @@ func (c *storeCollector) noteKept(i int32, st *dataflow.State) {
 		c.bases = later&(1<<reg) != 0 && c.q.globalAddress(c.im, st.Reg(ir.Reg(reg))) != nil
 	}
 	c.im.release(st)
-}
-
-// storesThrough reports whether block i stores through a register: through
-// a global's address kept from an earlier block, or that address spilled
-// to the stack (an escape).
-func (c *storeCollector) storesThrough(i int32) bool {
-	return c.r.blocks[i].marks&markStoreReg != 0
 }
 
 // globalAddress returns the writable globals v may be the address of.
