@@ -38,6 +38,9 @@ func (im *image) resolveValue(v dataflow.Value, regs []dataflow.Value, hop int) 
 	if !ok || c < im.base || c-im.base >= uint64(im.size) {
 		return callee{}
 	}
+	if regs == nil && hop == 0 {
+		return im.codeCallee(uint32(c - im.base)).callee // the same, once per address
+	}
 	return im.resolveCode(uint32(c-im.base), regs, hop)
 }
 

@@ -132,6 +132,12 @@ func (im *image) indexSection(c codeSection) {
 	data := c.data
 	x86 := im.arch.PtrSize == 4
 	for i := 0; i+4 <= len(data); i++ {
+		// Only a byte before a disp32 or rel32 (a ModRM byte of mod 00,
+		// r/m 101, or E8/E9), or an EB, starts anything the x64 index
+		// takes: the others are passed over without a load.
+		if !x86 && !indexTrigger[data[i]] && (i == 0 || !indexTrigger[data[i-1]]) {
+			continue
+		}
 		v := binary.LittleEndian.Uint32(data[i:])
 		pos := c.va + uint32(i)
 		if data[i] == 0xEB {
@@ -168,6 +174,17 @@ func (im *image) indexSection(c codeSection) {
 		}
 	}
 }
+
+// indexTrigger marks the bytes that precede a field the x64 index reads:
+// E8 and E9 (a rel32 follows), EB (a rel8), and the ModRM bytes of a
+// rip-relative operand (a disp32 follows).
+var indexTrigger = func() (t [256]bool) {
+	t[0xE8], t[0xE9], t[0xEB] = true, true, true
+	for reg := 0; reg < 8; reg++ {
+		t[reg<<3|0x05] = true
+	}
+	return t
+}()
 
 // isData reports whether rva lies in a page of a non-executable section.
 func (im *image) isData(rva uint32) bool {
