@@ -113,7 +113,28 @@ func (im *image) quickStores(start uint32) *storeSet {
 			}
 		}
 	}
+	if len(c.q.escaped) > 0 {
+		c.runBlind()
+	}
 	return c.q
+}
+
+// runBlind runs, from their seeds, the blocks storing through a register
+// that have not run that way: an escaped address matters only where a
+// store goes through an address the quick pass does not know as the full
+// analysis does (blind). With none, every store the full analysis records
+// is recorded here too, and the escapes are forgotten.
+func (c *storeCollector) runBlind() {
+	for i := range c.r.blocks {
+		b := &c.r.blocks[i]
+		if c.ran[i] != ranSeeded && b.marks&markStoreReg != 0 && b.reached {
+			c.ran[i] = ranSeeded
+			c.im.release(c.runFrom(int32(i), c.seeds.seeds(int32(i)), true))
+		}
+	}
+	if !c.blind {
+		c.q.escaped = nil
+	}
 }
 
 // storeCollector runs the blocks of one function for quickStores.
@@ -124,6 +145,9 @@ type storeCollector struct {
 	q     *storeSet
 	ran   []uint8 // per block: ranUnseeded or ranSeeded once run
 	bases bool    // a block left a global's address in a register
+	// blind is set by a store through an address (not the stack
+	// pointer's) that may not be the full analysis's.
+	blind bool
 }
 
 // How a block ran for quickStores.
@@ -170,6 +194,9 @@ func (c *storeCollector) runFrom(i int32, entry dataflow.Entry, record bool) *da
 			v = st.Eval(in.A, in.Width)
 		}
 		c.q.escape(im, v)
+		if !in.Mem.Global && in.Mem.Base != im.arch.SP && !st.ExactOperand(ir.Operand{Kind: ir.KAddr, Mem: in.Mem}, 0) {
+			c.blind = true
+		}
 		if !record {
 			return
 		}
