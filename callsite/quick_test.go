@@ -3,6 +3,7 @@ package callsite_test
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -105,4 +106,45 @@ func findingsExcept(fs []callsite.Finding, sites map[uint32]bool) []callsite.Fin
 		}
 	}
 	return out
+}
+
+// corpusMutantsPerImage is how many code mutants of each byovd driver
+// TestQuickPassAgreesOnMutants compares.
+const corpusMutantsPerImage = 40
+
+// TestQuickPassAgreesOnMutants compares the analysis with and without the
+// quick pass (as TestQuickPassAgrees does) on code mutants of the shared
+// corpus's vulnerable drivers (skipped where the corpus is absent): real
+// compilers' code, larger functions than the fixtures', with thunks
+// retargeted to checked APIs, overwritten and copied bytes, and import
+// slots moved (codeLayout.mutate).
+func TestQuickPassAgreesOnMutants(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "..", "shared", "corpus", "byovd", "*.sys"))
+	if len(paths) == 0 {
+		t.Skip("no shared corpus")
+	}
+	compared := 0
+	for k, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lay := layoutOf(t, data)
+		r := rand.New(rand.NewPCG(uint64(k)+77, 0x5eed))
+		for i := 0; i < corpusMutantsPerImage; i++ {
+			m, what := lay.mutate(r, data, 1+min(i%4, 2))
+			quick, err := analyzeGuarded(m, callsite.Options{}, mutationGuard)
+			full, errFull := analyzeGuarded(m, callsite.Options{FullDataFlow: true}, mutationGuard)
+			if err != nil || errFull != nil || quick.Stats.Truncated || full.Stats.Truncated {
+				continue
+			}
+			compared++
+			if d := quickDiffers(full, quick); d != "" {
+				t.Errorf("%s mutant %d (%s): %s", filepath.Base(p), i, what, d)
+			}
+		}
+	}
+	if compared < len(paths)*corpusMutantsPerImage/2 {
+		t.Errorf("compared %d mutants only: most were errors or truncated", compared)
+	}
 }

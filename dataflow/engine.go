@@ -418,6 +418,7 @@ func (a *analysis) fixpoint() {
 		return
 	}
 	a.blocks[0].in = newEntryState(a.arch)
+	a.blocks[0].in.env = a.env // the visitor sees the first instruction before any step sets it
 	queued := make([]bool, len(a.blocks))
 	// Lowest address first: a cheap approximation of reverse postorder.
 	work := &blockHeap{0}

@@ -315,3 +315,25 @@ func TestArithmeticShiftAtWidth4KeepsTheSign(t *testing.T) {
 		t.Fatalf("sar eax, 4 of 0x80000000 = %v, want 0xf8000000", got)
 	}
 }
+
+// TestFirstInstructionSeesGlobals: the visitor of a function's very first
+// instruction (a thunk's `jmp [slot]`) reads globals as every later one
+// does, though no step has run yet.
+func TestFirstInstructionSeesGlobals(t *testing.T) {
+	slot := ir.Mem{Global: true, Disp: 0x2000, Base: ir.RegNone, Index: ir.RegNone}
+	prog := toy{0: {Kind: ir.Jump, Target: ir.M(slot)}}
+	env := toyEnv{globals: map[uint32]Value{0x2000: Const(0x12345)}}
+	var got []Value
+	_, err := Analyze(Func{Start: 0, End: 1}, prog, env, Limits{}, func(in *ir.Insn, st *State) {
+		got = append(got, st.Load(in.Target.Mem, 8))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("visited %d instructions, want 1", len(got))
+	}
+	if c, ok := got[0].Const(); !ok || c != 0x12345 {
+		t.Errorf("the slot at the first instruction = %v, want 0x12345", got[0])
+	}
+}
