@@ -242,16 +242,41 @@ func (q *storeSet) escape(im *image, v dataflow.Value) {
 	q.escaped = append(q.escaped, q.globalAddress(im, v)...)
 }
 
-// touchesImage reports whether in stores to a global or computes a global's
-// address (lea, or a 64-bit immediate inside the image).
+// touchesImage reports whether in stores to a global or computes the
+// address of a writable one (lea, or a 64-bit immediate inside the image):
+// a read-only object's address (a string's, a function's) leads to no
+// store the quick stores look for, and blocks that only take one need not
+// run.
 func (im *image) touchesImage(in *ir.Insn) bool {
 	switch in.Kind {
 	case ir.Store:
 		return in.Mem.Global
 	case ir.Assign:
-		return im.addressOperand(in.A) || im.addressOperand(in.B)
+		return im.writableAddress(in.A) || im.writableAddress(in.B)
 	}
 	return false
+}
+
+// writableAddress reports whether op computes an address in a writable
+// section of the image.
+func (im *image) writableAddress(op ir.Operand) bool {
+	var rva uint32
+	switch op.Kind {
+	case ir.KAddr:
+		if !op.Mem.Global {
+			return false
+		}
+		rva = uint32(op.Mem.Disp)
+	case ir.KImm:
+		if uint64(op.Imm) < im.base || uint64(op.Imm)-im.base >= uint64(im.size) {
+			return false
+		}
+		rva = uint32(uint64(op.Imm) - im.base)
+	default:
+		return false
+	}
+	s := im.f.SectionOf(rva)
+	return s != nil && s.Writable()
 }
 
 // near reports whether a store through address a (an image RVA) may reach
@@ -271,16 +296,6 @@ func (im *image) appendAddress(out []uint32, op ir.Operand) []uint32 {
 		return append(out, uint32(uint64(op.Imm)-im.base))
 	}
 	return out
-}
-
-func (im *image) addressOperand(op ir.Operand) bool {
-	switch op.Kind {
-	case ir.KAddr:
-		return op.Mem.Global
-	case ir.KImm:
-		return uint64(op.Imm) >= im.base && uint64(op.Imm)-im.base < uint64(im.size)
-	}
-	return false
 }
 
 // seedable reports whether v is worth carrying into the blocks a write
