@@ -180,6 +180,8 @@ type walker struct {
 	quickDone  map[uint32]bool
 	apiGlobals map[uint32]bool
 	sites      []uint32
+	// quickCalls is the buffer of the call events runCallBlocks records.
+	quickCalls []callEvent
 }
 
 // seedFromImports records every import's IAT slot and returns the functions

@@ -55,6 +55,7 @@ func (w *walker) quick(start uint32) bool {
 		return false
 	}
 	fi, loadsChecked, escaped := w.runCallBlocks(r)
+	defer w.giveBack(fi)
 	if escaped {
 		return false
 	}
@@ -88,6 +89,9 @@ func (w *walker) quick(start uint32) bool {
 	}
 	return true
 }
+
+// giveBack keeps fi's call buffer for the next runCallBlocks.
+func (w *walker) giveBack(fi *funcInfo) { w.quickCalls = fi.calls[:0] }
 
 // requick judges again, from their blocks, the calls of caller (judged by
 // the quick pass before) that reach wrapper, whose summaries grew; false
@@ -165,7 +169,10 @@ type quickCheck struct {
 // does it run again from its seeds (whose search walks the function).
 func (w *walker) runCallBlocks(r *reached) (fi *funcInfo, loadsChecked, escaped bool) {
 	im := w.im
-	fi = &funcInfo{fn: r.fn}
+	// The calls go into the walker's buffer, taken until quick is done with
+	// them (w.giveBack): its findings and summaries copy what they keep.
+	fi = &funcInfo{fn: r.fn, calls: w.quickCalls[:0]}
+	w.quickCalls = nil
 	sited := r.blocksAt(im, w.checkedSites())
 	loadsChecked = len(sited) > 0
 	lookups := r.looksUp(im)
