@@ -37,11 +37,13 @@ func (im *image) globalValue(rva uint32, w uint8) dataflow.Value {
 	key := globalKey{rva, w}
 	if g, ok := im.globalMemo[key]; ok {
 		if g.busy {
+			im.partial++
 			return dataflow.Unknown
 		}
 		return g.value
 	}
 	if im.depth >= maxGlobalDepth {
+		im.partial++
 		return dataflow.Unknown
 	}
 	g := &globalState{busy: true}
@@ -51,6 +53,7 @@ func (im *image) globalValue(rva uint32, w uint8) dataflow.Value {
 	im.depth--
 	if !complete {
 		delete(im.globalMemo, key) // resolve again once the busy function is done
+		im.partial++
 		return v
 	}
 	g.value, g.busy = v, false

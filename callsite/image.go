@@ -59,6 +59,10 @@ type image struct {
 	insnScratch []machineInsn     // where reach decodes a function
 	globalMemo  map[globalKey]*globalState
 	depth       int // nesting of global resolutions
+	// partial counts the global resolutions that gave less than the
+	// global's final value (it was being resolved, or nested too deep): a
+	// memo of something computed meanwhile would keep that.
+	partial int
 
 	budget int // functions the analysis may still decode
 	stats  Stats

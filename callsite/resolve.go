@@ -73,8 +73,11 @@ func (im *image) codeCallee(rva uint32) codeTarget {
 	if c, ok := im.codeMemo[rva]; ok {
 		return c
 	}
+	partial := im.partial
 	c := codeTarget{callee: im.resolveCode(rva, nil, 0), viaRegister: im.jumpsThroughRegister(rva)}
-	im.codeMemo[rva] = c
+	if im.partial == partial {
+		im.codeMemo[rva] = c // not while a global it reads through is being resolved
+	}
 	return c
 }
 
