@@ -456,12 +456,30 @@ type seeder struct {
 	entry  []dataflow.Value // the function's entry registers
 	writes []uint64         // per block: the registers it writes
 	uses   []uint64         // per block: the registers it reads before writing
-	exits  map[int32]*dataflow.State
-	memo   map[int32]dataflow.Entry
+	exits  map[int32]*seededExit
+	memo   map[int32]*seededEntry
 	open   []uint64 // per block: the registers a walk has passed it with
 	stack  []seedItem
 	// unchanged is the function's test for Entry.Unchanged.
 	unchanged func(addr uint64, w uint8) bool
+	// cuts counts the searches a loop cut short: a block met again while
+	// its own entry or end was being computed knows nothing more there;
+	// depth counts the entries being computed.
+	cuts, depth int
+}
+
+// seededEntry is a block's entry (seeds) and seededExit its end (exit), as
+// computed: busy while computing; cut where a loop cut the search short
+// (such a result is computed once more on its next use, from outside the
+// loop that cut it, then kept).
+type seededEntry struct {
+	entry                dataflow.Entry
+	busy, cut, recounted bool
+}
+
+type seededExit struct {
+	st                   *dataflow.State
+	busy, cut, recounted bool
 }
 
 // seedItem is a block a walk for writers visits, with the registers it
@@ -480,7 +498,7 @@ func (r *reached) seeder(im *image) *seeder {
 	}
 	n := len(r.blocks)
 	s := &seeder{r: r, im: im, entry: dataflow.EntryRegs(im.arch), writes: make([]uint64, n), uses: make([]uint64, n),
-		exits: map[int32]*dataflow.State{}, memo: map[int32]dataflow.Entry{}}
+		exits: map[int32]*seededExit{}, memo: map[int32]*seededEntry{}}
 	s.unchanged = r.unchanged(im)
 	r.seeds = s
 	for i := range r.blocks {
@@ -505,10 +523,22 @@ func (s *seeder) seeds(b int32) dataflow.Entry {
 	if b == 0 && len(s.r.blocks[0].preds) == 0 {
 		return dataflow.Entry{Regs: s.entry, Exact: ^uint64(0), Unchanged: s.unchanged}
 	}
-	if e, ok := s.memo[b]; ok {
-		return e
+	e := s.memo[b]
+	switch {
+	case e == nil:
+		e = &seededEntry{}
+		s.memo[b] = e
+	case e.busy:
+		s.cuts++
+		return dataflow.Entry{Unchanged: s.unchanged} // a loop back here knows nothing more
+	case !e.cut || e.recounted || s.depth > 0:
+		return e.entry
+	default:
+		e.recounted = true // asked from outside every walk: the loop that cut it is not being walked now
 	}
-	s.memo[b] = dataflow.Entry{Unchanged: s.unchanged} // while computing: a loop back here knows nothing more
+	e.busy = true
+	s.depth++
+	cuts := s.cuts
 	sp := uint64(1) << s.im.arch.SP
 	want := s.uses[b] &^ sp
 	writers, fromEntry := s.writers(b, want)
@@ -532,7 +562,8 @@ func (s *seeder) seeds(b int32) dataflow.Entry {
 			out.Exact |= 1 << reg
 		}
 	}
-	s.memo[b] = out
+	s.depth--
+	e.entry, e.busy, e.cut = out, false, s.cuts != cuts
 	return out
 }
 
@@ -636,12 +667,23 @@ func (s *seeder) writers(b int32, want uint64) ([]seedItem, uint64) {
 // exit returns the state at the end of block d run from its seeds (nil
 // while it is being computed: a loop back to it knows nothing).
 func (s *seeder) exit(d int32) *dataflow.State {
-	if st, ok := s.exits[d]; ok {
-		return st
+	x := s.exits[d]
+	switch {
+	case x == nil:
+		x = &seededExit{}
+		s.exits[d] = x
+	case x.busy:
+		s.cuts++
+		return nil
+	case !x.cut || x.recounted:
+		return x.st
+	default:
+		x.recounted = true
 	}
-	s.exits[d] = nil
+	x.busy = true
+	cuts := s.cuts
 	st := s.r.run(s.im, d, s.seeds(d), nil)
-	s.exits[d] = st
+	x.st, x.busy, x.cut = st, false, s.cuts != cuts
 	return st
 }
 
