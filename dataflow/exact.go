@@ -138,13 +138,11 @@ func (x *exactness) before(s *State, a *analysis, in *ir.Insn) bool {
 		if w == 0 {
 			w = uint8(a.arch.PtrSize)
 		}
-		if in.Op == ir.OpUnknown {
-			return false // unknown in both
-		}
-		if (in.Op == ir.OpXor || in.Op == ir.OpSub) && in.A.Kind == ir.KReg && in.B.Kind == ir.KReg && in.A.Reg == in.B.Reg {
-			return false // xor eax, eax: zero whatever eax was
-		}
-		inexact := x.operand(s, in.A, memWidth(in, in.A, w)) || x.operand(s, in.B, memWidth(in, in.B, w))
+		// The values transfer functions compute from the operands (the
+		// lattice's, not arithmetic's: xor of an unknown with itself is
+		// unknown to it; front ends lift xor eax, eax as a move of 0).
+		inexact := in.Op != ir.OpUnknown && (x.operand(s, in.A, memWidth(in, in.A, w)) || x.operand(s, in.B, memWidth(in, in.B, w)))
+		// A write of the low bytes only (mov al, 1) keeps the others.
 		return inexact || (in.Mode == ir.Merge && w < 8 && x.regInexact(in.Dst))
 	case ir.Store:
 		inexact := x.operand(s, in.A, in.Width)

@@ -447,7 +447,17 @@ func (p *program) check() string {
 			}
 		}
 	}
-	if !p.sound || res.Truncated {
+	if res.Truncated {
+		return ""
+	}
+	full := make(map[uint32][]Value, len(visits))
+	for a, v := range visits {
+		full[a] = v.regs
+	}
+	if msg := p.checkExact(full); msg != "" {
+		return msg
+	}
+	if !p.sound {
 		return ""
 	}
 	return p.concrete(func(addr uint32, m *machine) (string, bool) {
@@ -462,6 +472,72 @@ func (p *program) check() string {
 		}
 		return "", v.stackOps
 	})
+}
+
+// fzTargetOnlyEnv is fzEnv, whose calls' effects depend on nothing: it says
+// so (ExactCalls).
+type fzTargetOnlyEnv struct{ fzEnv }
+
+func (fzTargetOnlyEnv) TargetOnly(*ir.Insn, *State) bool { return true }
+
+// checkExact runs every basic block of p alone, tracked (RunTracked), from
+// nothing known, and reports a register the run calls exact whose value the
+// full analysis (full: the registers before each instruction it visited)
+// knows better: an exact value is the full analysis's own, or less precise
+// only where the fixpoint widened.
+func (p *program) checkExact(full map[uint32][]Value) string {
+	leader := map[int]bool{0: true}
+	stores := false
+	for i, in := range p.insns {
+		switch in.Kind {
+		case ir.Branch, ir.Jump, ir.Ret, ir.Halt:
+			leader[i+1] = true
+			if in.Target.Kind == ir.KImm {
+				leader[int(in.Target.Imm)-progBase] = true
+			}
+		case ir.Store:
+			stores = true
+		}
+	}
+	var unchanged func(uint64, uint8) bool
+	if !stores {
+		unchanged = func(uint64, uint8) bool { return true }
+	}
+	for start := 0; start < len(p.insns); start++ {
+		if !leader[start] {
+			continue
+		}
+		end := start + 1
+		for end < len(p.insns) && !leader[end] {
+			end++
+		}
+		if _, ok := full[uint32(progBase+start)]; !ok {
+			continue // not reached
+		}
+		var msg string
+		RunTracked(nil, p.insns[start:end], fuzzArch, fzTargetOnlyEnv{fzEnv{p}}, Entry{Unchanged: unchanged}, func(in *ir.Insn, st *State) {
+			k := start
+			for k < end && &p.insns[k] != in {
+				k++
+			}
+			regs, ok := full[uint32(progBase+k)]
+			if !ok || msg != "" {
+				return
+			}
+			for r := range regs {
+				if !st.Exact(ir.Reg(r)) {
+					continue
+				}
+				if q, f := st.Reg(ir.Reg(r)), regs[r]; !Equal(Join(f, q), f) {
+					msg = fmt.Sprintf("block at %#x, before %#x: r%d exact as %v, the full analysis has %v", progBase+start, progBase+k, r, q, f)
+				}
+			}
+		})
+		if msg != "" {
+			return msg
+		}
+	}
+	return ""
 }
 
 // reachable returns the addresses the analysis may visit (closure from the
