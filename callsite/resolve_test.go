@@ -33,15 +33,7 @@ func TestCodeCalleeNotKeptWhileGlobalResolves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := out.Bytes
-	f, err := peimage.Parse(bytes.NewReader(data), int64(len(data)), peimage.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := newImage(f, x86.New(64, f.Optional.ImageBase, f.Optional.SizeOfImage), Options{}.withDefaults())
-	if err != nil {
-		t.Fatal(err)
-	}
+	im, _ := x64Image(t, out.Bytes)
 	key := globalKey{g, 8}
 	im.globalMemo[key] = &globalState{busy: true}
 	if c := im.codeCallee(stub); c.api != nil {
@@ -58,4 +50,18 @@ func TestCodeCalleeNotKeptWhileGlobalResolves(t *testing.T) {
 	if _, kept := im.codeMemo[stub]; !kept {
 		t.Error("the stub's callee was not remembered once g was resolved")
 	}
+}
+
+// x64Image parses data and makes the analysis's image of it (x64).
+func x64Image(t *testing.T, data []byte) (*image, *peimage.File) {
+	t.Helper()
+	f, err := peimage.Parse(bytes.NewReader(data), int64(len(data)), peimage.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := newImage(f, x86.New(64, f.Optional.ImageBase, f.Optional.SizeOfImage), Options{}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im, f
 }

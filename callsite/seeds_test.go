@@ -1,13 +1,9 @@
 package callsite
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/hvcicheck/hvcicheck/arch/x86"
-	"github.com/hvcicheck/hvcicheck/peimage"
 )
 
 // TestSeedsAfterALoop: a block's seeds first computed while a loop's walk
@@ -22,14 +18,7 @@ func TestSeedsAfterALoop(t *testing.T) {
 	if err != nil {
 		t.Skip("no shared corpus")
 	}
-	f, err := peimage.Parse(bytes.NewReader(data), int64(len(data)), peimage.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := newImage(f, x86.New(64, f.Optional.ImageBase, f.Optional.SizeOfImage), Options{}.withDefaults())
-	if err != nil {
-		t.Fatal(err)
-	}
+	im, f := x64Image(t, data)
 	imports, _ := f.Imports()
 	w := &walker{im: im, summaries: map[uint32][]pending{}, seen: map[string]bool{}, processed: map[uint32]bool{},
 		quickDone: map[uint32]bool{}, apiGlobals: map[uint32]bool{}}
