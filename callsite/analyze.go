@@ -27,6 +27,11 @@ type Options struct {
 	// the quick pass that judges calls from their blocks alone (quick.go):
 	// slower, with the same results.
 	FullDataFlow bool
+	// Workspace, when set, lends the analysis the storage earlier ones
+	// grew, and keeps this one's for the next (see Workspace): a caller
+	// analysing many images on one goroutine passes the same one each
+	// time. Nil: the analysis allocates its own.
+	Workspace *Workspace
 }
 
 func (o Options) withDefaults() Options {
@@ -103,20 +108,36 @@ func Analyze(f *peimage.File, dec ir.Decoder, opts Options) (*Report, error) {
 			limitErr = fmt.Errorf("call-site analysis: imports: %w", ierr)
 		}
 	}
-	if !importsChecked(imports) {
+	ws := opts.Workspace
+	if ws == nil {
+		ws = &Workspace{}
+	}
+	prev := ws.begin()
+	if !importsChecked(ws.table, imports) {
+		ws.end(prev)
 		return &Report{Stats: stats}, limitErr // nothing to look for: no code is read
 	}
-	im, err := newImage(f, dec, opts)
+	im, err := newImage(f, dec, opts, ws, prev)
 	if err != nil {
+		ws.end(prev)
 		return nil, fmt.Errorf("call-site analysis: %w", err)
 	}
 	im.stats.Notes = append(stats.Notes, im.stats.Notes...)
 	im.stats.Truncated = im.stats.Truncated || stats.Truncated
+	rep := im.findCalls(imports)
+	// Not deferred: after a panic the workspace stays busy, and the next
+	// analysis starts it over (Workspace.begin).
+	ws.end(im)
+	return rep, limitErr
+}
+
+// findCalls finds and judges the image's checked calls.
+func (im *image) findCalls(imports []peimage.ImportedDLL) *Report {
 	w := &walker{im: im, summaries: map[uint32][]pending{}, seen: map[string]bool{}, processed: map[uint32]bool{},
 		quickDone: map[uint32]bool{}, apiGlobals: map[uint32]bool{}}
 	seeds := w.seedFromImports(imports)
 	if len(seeds) == 0 {
-		return &Report{Stats: im.stats}, limitErr
+		return &Report{Stats: im.stats}
 	}
 	w.run(seeds)
 	sort.Slice(w.findings, func(i, j int) bool {
@@ -126,13 +147,12 @@ func Analyze(f *peimage.File, dec ir.Decoder, opts Options) (*Report, error) {
 		}
 		return a.API < b.API
 	})
-	return &Report{Findings: w.findings, Stats: im.stats}, limitErr
+	return &Report{Findings: w.findings, Stats: im.stats}
 }
 
 // importsChecked reports whether the image imports a checked API or one of
 // the APIs that lead to them (MmGetSystemRoutineAddress, WdfVersionBind).
-func importsChecked(dlls []peimage.ImportedDLL) bool {
-	t := NewTable()
+func importsChecked(t *Table, dlls []peimage.ImportedDLL) bool {
 	for _, d := range dlls {
 		for _, fn := range d.Functions {
 			switch strings.ToLower(fn.Name) {

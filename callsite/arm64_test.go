@@ -29,7 +29,8 @@ func armImage(t *testing.T, path string) *image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := newImage(f, arm64.New(f.Optional.ImageBase, f.Optional.SizeOfImage), Options{}.withDefaults())
+	ws := &Workspace{}
+	im, err := newImage(f, arm64.New(f.Optional.ImageBase, f.Optional.SizeOfImage), Options{}.withDefaults(), ws, ws.begin())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,8 @@ import (
 // one goroutine. It reports MB/s of executable code (b.SetBytes), files/s,
 // and the instructions decoded per second and per file (Stats.Instructions):
 // the analysis decodes only the functions that can reach a checked call, so
-// insns/file, not the code size, is its cost.
+// insns/file, not the code size, is its cost. The images share one
+// Workspace, as the files of a scan's worker do.
 //
 //	go test ./callsite -run '^$' -bench Analyze -cpuprofile cpu.out
 func BenchmarkAnalyze(b *testing.B) {
@@ -42,9 +43,10 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.SetBytes(code)
 			b.ReportAllocs()
 			insns := 0
+			ws := &callsite.Workspace{} // as a scan's worker does
 			for b.Loop() {
 				for _, im := range images {
-					rep, err := callsite.Analyze(im.f, x86.New(im.mode, im.f.Optional.ImageBase, im.f.Optional.SizeOfImage), callsite.Options{})
+					rep, err := callsite.Analyze(im.f, x86.New(im.mode, im.f.Optional.ImageBase, im.f.Optional.SizeOfImage), callsite.Options{Workspace: ws})
 					if err != nil {
 						b.Fatalf("%s: %v", im.path, err)
 					}

@@ -66,16 +66,37 @@ type image struct {
 
 	budget int // functions the analysis may still decode
 	stats  Stats
+	ws     *Workspace // where slices that live as long as the image come from
 }
 
-func newImage(f *peimage.File, dec ir.Decoder, opts Options) (*image, error) {
-	im := &image{
-		f: f, dec: dec, arch: dec.Arch(), table: NewTable(), opts: opts,
-		base: f.Optional.ImageBase, size: f.Optional.SizeOfImage,
-		starts: map[uint32]bool{}, slotName: map[uint32]string{}, wdfTable: map[uint32]bool{},
-		symIndex: map[symInfo]dataflow.Sym{}, funcMemo: map[uint32]*funcInfo{}, storeMemo: map[uint32]*storeSet{}, reachMemo: map[uint32]*reached{}, codeMemo: map[uint32]codeTarget{},
-		globalMemo: map[globalKey]*globalState{}, budget: opts.MaxFunctions,
+// emptied returns m cleared, or a new map when m is nil.
+func emptied[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return map[K]V{}
 	}
+	clear(m)
+	return m
+}
+
+// newImage prepares the analysis of f in ws, taking the storage of prev
+// (the workspace's last image, nil for none): its maps emptied, its
+// buffers' capacity.
+func newImage(f *peimage.File, dec ir.Decoder, opts Options, ws *Workspace, prev *image) (*image, error) {
+	if prev == nil {
+		prev = &image{}
+	}
+	im := &image{
+		f: f, dec: dec, arch: dec.Arch(), table: ws.table, opts: opts, ws: ws,
+		base: f.Optional.ImageBase, size: f.Optional.SizeOfImage,
+		starts: emptied(prev.starts), slotName: emptied(prev.slotName), wdfTable: emptied(prev.wdfTable),
+		symIndex: emptied(prev.symIndex), funcMemo: emptied(prev.funcMemo), storeMemo: emptied(prev.storeMemo),
+		reachMemo: emptied(prev.reachMemo), codeMemo: emptied(prev.codeMemo), globalMemo: emptied(prev.globalMemo),
+		pdataStart: emptied(prev.pdataStart), refs: emptied(prev.refs), calls: emptied(prev.calls),
+		syms: prev.syms[:0], startList: prev.startList[:0], jumpStarts: prev.jumpStarts[:0],
+		atScratch: prev.atScratch, liftScratch: prev.liftScratch[:0], liftBufs: prev.liftBufs,
+		insnScratch: prev.insnScratch[:0], budget: opts.MaxFunctions,
+	}
+	im.runStates = append(prev.runStates[:0], ws.states...) // every state is free again
 	im.dec = im.armDecoder(dec)
 	for i := range f.Sections {
 		s := &f.Sections[i]
@@ -95,7 +116,6 @@ func newImage(f *peimage.File, dec ir.Decoder, opts Options) (*image, error) {
 		im.stats.Truncated = errors.As(err, &le)
 	}
 	im.funcs = mergeFragments(funcs)
-	im.pdataStart = make(map[uint32]bool, len(im.funcs))
 	for _, fn := range im.funcs {
 		if fn.Primary == fn.Start {
 			im.starts[fn.Start] = true

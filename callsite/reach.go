@@ -133,9 +133,9 @@ func (im *image) reach(fn dataflow.Func) *reached {
 	}
 	im.stats.Instructions += len(r.insns)
 	scratch = r.insns // grown while decoding
-	r.insns = r.inAddressOrder()
+	r.insns = r.inAddressOrder(im)
 	r.at = nil // indices into the unsorted instructions
-	r.split()
+	r.split(im)
 	if len(r.blocks) > im.maxBlocks() {
 		return nil // the full analysis truncates it, and says so
 	}
@@ -165,8 +165,8 @@ func (im *image) maxBlocks() int {
 // inAddressOrder returns the decoded instructions sorted by address: in
 // the order the byte map holds them (no comparisons; the last instruction
 // may run past the end but starts inside).
-func (r *reached) inAddressOrder() []machineInsn {
-	out := make([]machineInsn, 0, len(r.insns))
+func (r *reached) inAddressOrder(im *image) []machineInsn {
+	out := im.ws.insns.alloc(len(r.insns))[:0]
 	for _, at := range r.at {
 		if at > 0 {
 			out = append(out, r.insns[at-1])
@@ -304,14 +304,14 @@ func (im *image) mark(fn dataflow.Func, in *ir.Insn) uint8 {
 // split forms the basic blocks of r (machine instructions sorted by
 // address) and their edges. The blocks' edge lists share two arrays (a
 // switch's cases, linked later, append beyond them).
-func (r *reached) split() {
+func (r *reached) split(im *image) {
 	n := 0
 	for i := range r.insns {
 		if r.startsBlock(i) {
 			n++
 		}
 	}
-	r.blocks = make([]rblock, 0, n)
+	r.blocks = im.ws.blocks.alloc(n)[:0]
 	for i := range r.insns {
 		m := &r.insns[i]
 		if r.startsBlock(i) {
@@ -327,8 +327,8 @@ func (r *reached) split() {
 	if n := len(r.blocks); n > 0 {
 		r.blocks[n-1].end = len(r.insns)
 	}
-	succs := make([]int32, 0, 2*len(r.blocks))
-	npreds := make([]int32, len(r.blocks)+1)
+	succs := im.ws.edges.alloc(2 * len(r.blocks))[:0]
+	npreds := im.ws.edges.alloc(len(r.blocks) + 1)
 	for i := range r.blocks {
 		first := len(succs)
 		succs = r.link(i, succs)
@@ -340,7 +340,7 @@ func (r *reached) split() {
 	for i := 1; i < len(npreds); i++ {
 		npreds[i] += npreds[i-1] // where block i's predecessors start
 	}
-	preds := make([]int32, npreds[len(r.blocks)])
+	preds := im.ws.edges.alloc(int(npreds[len(r.blocks)]))
 	for i := range r.blocks {
 		for _, t := range r.blocks[i].succs {
 			b := &r.blocks[t]
@@ -378,7 +378,11 @@ func (r *reached) run(im *image, b int32, entry dataflow.Entry, visit dataflow.V
 			buf = append(buf, ir.Insn{Kind: ir.Halt, Addr: m.pc})
 		}
 	}
+	fresh := st == nil
 	st = dataflow.RunTracked(st, buf, im.arch, im, entry, visit)
+	if fresh { // the workspace frees it for the next image
+		im.ws.states = append(im.ws.states, st)
+	}
 	im.ReturnInsns(buf)
 	return st
 }
@@ -497,7 +501,7 @@ func (r *reached) seeder(im *image) *seeder {
 		return r.seeds
 	}
 	n := len(r.blocks)
-	s := &seeder{r: r, im: im, entry: dataflow.EntryRegs(im.arch), writes: make([]uint64, n), uses: make([]uint64, n),
+	s := &seeder{r: r, im: im, entry: dataflow.EntryRegs(im.arch), writes: im.ws.masks.alloc(n), uses: im.ws.masks.alloc(n),
 		exits: map[int32]*seededExit{}, memo: map[int32]*seededEntry{}}
 	s.unchanged = r.unchanged(im)
 	r.seeds = s
@@ -556,7 +560,7 @@ func (s *seeder) seeds(b int32) dataflow.Entry {
 		}
 		if exact || (!v.IsUnknown() && seedable(v)) {
 			if out.Regs == nil {
-				out.Regs = make([]dataflow.Value, s.im.arch.NumRegs)
+				out.Regs = s.im.ws.values.alloc(s.im.arch.NumRegs)
 			}
 			out.Regs[reg] = v
 			out.Exact |= 1 << reg

@@ -59,7 +59,8 @@ func x64Image(t *testing.T, data []byte) (*image, *peimage.File) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := newImage(f, x86.New(64, f.Optional.ImageBase, f.Optional.SizeOfImage), Options{}.withDefaults())
+	ws := &Workspace{}
+	im, err := newImage(f, x86.New(64, f.Optional.ImageBase, f.Optional.SizeOfImage), Options{}.withDefaults(), ws, ws.begin())
 	if err != nil {
 		t.Fatal(err)
 	}

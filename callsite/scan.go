@@ -15,8 +15,6 @@ func (im *image) buildIndex() {
 		return
 	}
 	im.indexed = true
-	im.refs = map[uint32][]uint32{}
-	im.calls = map[uint32][]uint32{}
 	im.markDataPages()
 	for _, c := range im.code {
 		im.indexSection(c)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hvcicheck/hvcicheck/callsite"
 	"github.com/hvcicheck/hvcicheck/checks"
 	"github.com/hvcicheck/hvcicheck/peimage"
 )
@@ -63,6 +64,9 @@ type input struct {
 	explicit bool
 	// hash says whether to compute its hashes (see Scanner.hashes).
 	hash bool
+	// workspace is the call-site analysis's storage of the goroutine
+	// analysing it (nil: its own).
+	workspace *callsite.Workspace
 }
 
 // hashes reports whether a file of size bytes is hashed: when the scanner
@@ -159,7 +163,9 @@ func (s *Scanner) analyzeSync(in input, snap *snapshot) outcome {
 	}
 	var facts *checks.Facts
 	if err == nil {
-		facts = checks.NewFactsWith(f, s.CallSite)
+		opts := s.CallSite
+		opts.Workspace = in.workspace
+		facts = checks.NewFactsWith(f, opts)
 		kind := f.Classify(facts.ImportedDLLNames(), filepath.Base(in.name))
 		facts.SetKind(kind)
 		res.Kind = string(kind)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hvcicheck/hvcicheck/callsite"
 	"github.com/hvcicheck/hvcicheck/checks"
 )
 
@@ -25,10 +26,12 @@ type worker struct {
 	wg      *sync.WaitGroup
 	hashing bool // s.Hashing(), computed once
 
-	// reader and snap serve one file after the other; a replacement
-	// worker has its own (the stuck analysis still holds these).
-	reader fileReader
-	snap   snapshot
+	// reader, snap and workspace serve one file after the other; a
+	// replacement worker has its own (the stuck analysis still holds
+	// these).
+	reader    fileReader
+	snap      snapshot
+	workspace callsite.Workspace
 }
 
 // newWorker returns a worker of s's scan.
@@ -93,7 +96,7 @@ func (w *worker) scanFile(j job) bool {
 	}
 	hash := w.hashing && size <= w.s.maxFileSize()
 	w.reader.reset(f, size, hash)
-	return w.analyze(input{name: j.path, r: &w.reader, size: size, explicit: j.explicit, hash: hash}, f)
+	return w.analyze(input{name: j.path, r: &w.reader, size: size, explicit: j.explicit, hash: hash, workspace: &w.workspace}, f)
 }
 
 // Analysis states, between a worker and its watchdog: whichever moves the

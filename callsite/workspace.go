@@ -1,0 +1,119 @@
+package callsite
+
+import (
+	"unsafe"
+
+	"github.com/hvcicheck/hvcicheck/dataflow"
+)
+
+// Workspace holds the storage an analysis grows (its memos' maps, decoded
+// functions, block runs' states and buffers) for the next analysis to
+// reuse instead of allocating it again. A scan analyses thousands of
+// images one after another on each worker: without a workspace most of
+// what an analysis allocates is fresh memory, which the kernel must zero
+// and map page by page (on the driver set that was a quarter of a scan's
+// CPU time).
+//
+// A Workspace serves one analysis at a time: give each goroutine its own
+// (Options.Workspace). The zero value is ready to use. Nothing an
+// analysis returns refers to it.
+type Workspace struct {
+	prev  *image // the last analysis's image, whose storage the next takes
+	busy  bool   // an analysis is using it (still set after a panic)
+	table *Table // the API table, read-only once built
+
+	insns  slab[machineInsn]
+	blocks slab[rblock]
+	edges  slab[int32]
+	masks  slab[uint64]
+	values slab[dataflow.Value]
+	// states are every state a block run used: all free again at the next
+	// analysis.
+	states []*dataflow.State
+}
+
+// maxRetained bounds, in bytes, the storage a workspace keeps between
+// analyses: after an unusually large image it lets the garbage collector
+// have what that one needed.
+const maxRetained = 32 << 20
+
+// begin readies w for an analysis and returns the image storage the last
+// one left (nil: none to reuse). A workspace still busy was left by a
+// panicking analysis, in whatever state it was: it starts over empty.
+func (w *Workspace) begin() *image {
+	if w.busy || w.retained() > maxRetained {
+		*w = Workspace{}
+	}
+	w.busy = true
+	if w.table == nil {
+		w.table = NewTable()
+	}
+	prev := w.prev
+	w.prev = nil
+	w.insns.reset()
+	w.blocks.reset()
+	w.edges.reset()
+	w.masks.reset()
+	w.values.reset()
+	return prev
+}
+
+// end takes back im's storage for the next analysis.
+func (w *Workspace) end(im *image) {
+	w.prev, w.busy = im, false
+}
+
+// retained estimates the bytes w keeps.
+func (w *Workspace) retained() int {
+	return w.insns.bytes() + w.blocks.bytes() + w.edges.bytes() + w.masks.bytes() + w.values.bytes() +
+		len(w.states)*int(unsafe.Sizeof(dataflow.Value{}))*32
+}
+
+// slab hands out zeroed slices of T carved from large chunks that reset
+// keeps for the next analysis: the many small slices of one image's
+// analysis cost one allocation per chunk, and none once a workspace has
+// grown to the sizes its images need.
+type slab[T any] struct {
+	chunks [][]T
+	cur    int // the chunk being carved
+	off    int // how much of it is handed out
+}
+
+// slabChunk is the element count of a slab's first chunk; later ones double.
+const slabChunk = 512
+
+// alloc returns n zeroed elements (capacity n: appending to the slice
+// copies it out of the slab).
+func (s *slab[T]) alloc(n int) []T {
+	for s.cur < len(s.chunks) {
+		c := s.chunks[s.cur]
+		if s.off+n <= len(c) {
+			out := c[s.off : s.off+n : s.off+n]
+			s.off += n
+			clear(out)
+			return out
+		}
+		s.cur, s.off = s.cur+1, 0
+	}
+	size := slabChunk
+	if k := len(s.chunks); k > 0 {
+		size = 2 * len(s.chunks[k-1])
+	}
+	size = max(size, n)
+	s.chunks = append(s.chunks, make([]T, size))
+	s.cur, s.off = len(s.chunks)-1, n
+	return s.chunks[s.cur][:n:n]
+}
+
+// reset makes every chunk free again.
+func (s *slab[T]) reset() { s.cur, s.off = 0, 0 }
+
+// bytes is the size of s's chunks.
+func (s *slab[T]) bytes() int {
+	var t T
+	n := 0
+	for _, c := range s.chunks {
+		n += len(c)
+	}
+	return n * int(unsafe.Sizeof(t))
+}
