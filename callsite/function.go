@@ -60,9 +60,11 @@ func (im *image) analyze(start uint32) *funcInfo {
 	im.budget--
 	fi.busy = true
 	defer func() { fi.busy = false }()
+	fi.calls = im.ws.takeEvents()
 	fi.res, fi.err = dataflow.Analyze(fn, im.dec, im, im.opts.Engine, func(in *ir.Insn, st *dataflow.State) {
 		im.visit(fi, in, st)
 	})
+	fi.calls = im.ws.keepEvents(fi.calls)
 	im.stats.Functions++
 	im.stats.Instructions += fi.res.Insns
 	if fi.res.Truncated {
@@ -131,7 +133,8 @@ func (im *image) recordCall(fi *funcInfo, in *ir.Insn, st *dataflow.State, tail 
 		}
 	}
 	if len(im.arch.RegInputs) > 0 || (in.Target.Kind != ir.KImm && !im.namesImport(ev.target)) {
-		ev.regs = st.Regs()
+		ev.regs = im.ws.values.alloc(st.NumRegs())
+		st.CopyRegs(ev.regs)
 	}
 	fi.calls = append(fi.calls, ev)
 }

@@ -26,9 +26,10 @@ type image struct {
 	table *Table
 	opts  Options
 
-	base uint64
-	size uint32
-	code []codeSection
+	base      uint64
+	size      uint32
+	code      []codeSection
+	codeBytes []byte // what code's sections are carved from
 
 	funcs      []peimage.RuntimeFunction // .pdata extents, sorted
 	starts     map[uint32]bool           // known function starts
@@ -98,16 +99,8 @@ func newImage(f *peimage.File, dec ir.Decoder, opts Options, ws *Workspace, prev
 	}
 	im.runStates = append(prev.runStates[:0], ws.states...) // every state is free again
 	im.dec = im.armDecoder(dec)
-	for i := range f.Sections {
-		s := &f.Sections[i]
-		if !s.Executable() {
-			continue
-		}
-		data, err := f.SectionData(s)
-		if err != nil {
-			return nil, err
-		}
-		im.code = append(im.code, codeSection{va: s.VirtualAddress, data: data})
+	if err := im.readCode(prev.codeBytes[:0]); err != nil {
+		return nil, err
 	}
 	funcs, err := f.RuntimeFunctions()
 	if err != nil {
@@ -126,6 +119,25 @@ func newImage(f *peimage.File, dec ir.Decoder, opts Options, ws *Workspace, prev
 		im.starts[ep] = true
 	}
 	return im, nil
+}
+
+// readCode reads the executable sections' bytes into buf (grown as
+// needed): the workspace's from the last image.
+func (im *image) readCode(buf []byte) error {
+	for i := range im.f.Sections {
+		s := &im.f.Sections[i]
+		if !s.Executable() {
+			continue
+		}
+		start := len(buf)
+		var err error
+		if buf, err = im.f.AppendSectionData(buf, s); err != nil {
+			return err
+		}
+		im.code = append(im.code, codeSection{va: s.VirtualAddress, data: buf[start:len(buf):len(buf)]})
+	}
+	im.codeBytes = buf
+	return nil
 }
 
 // Code implements dataflow.Env.

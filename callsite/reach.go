@@ -67,9 +67,10 @@ type rblock struct {
 	next       uint32 // the address after its last instruction
 	succs      []int32
 	preds      []int32
-	marks      uint8 // its instructions' marks
-	leaves     bool  // control leaves the function at its end
-	reached    bool  // control reaches it from the entry
+	marks      uint8     // its instructions' marks
+	leaves     bool      // control leaves the function at its end
+	reached    bool      // control reaches it from the entry
+	lifted     []ir.Insn // its instructions lifted, once it has run (reached.lifted)
 }
 
 // reached returns the function at start decoded, split into blocks, its
@@ -360,31 +361,42 @@ func (r *reached) startsBlock(i int) bool {
 	return m.leader || prev.next != m.pc || endsBlock(prev.kind)
 }
 
-// run lifts block b again and runs it alone from entry (see dataflow.Run).
+// run runs block b alone from entry (see dataflow.Run). Its instructions
+// are lifted again the first time it runs, and kept for the next runs.
 // Runs nest (a run's visitor may resolve a global, which runs other
-// blocks), so each takes its own buffer from the image's free list, and
-// its state: a caller done with the state it returns gives it back
-// (image.release).
+// blocks), so each takes its own state from the image's free list: a
+// caller done with the state it returns gives it back (image.release).
 func (r *reached) run(im *image, b int32, entry dataflow.Entry, visit dataflow.Visitor) *dataflow.State {
 	var st *dataflow.State
 	if n := len(im.runStates); n > 0 {
 		st, im.runStates = im.runStates[n-1], im.runStates[:n-1]
 	}
-	buf := im.TakeInsns()
+	fresh := st == nil
+	st = dataflow.RunTracked(st, r.lifted(im, b), im.arch, im, entry, visit)
+	if fresh { // the workspace frees it for the next image
+		im.ws.states = append(im.ws.states, st)
+	}
+	return st
+}
+
+// lifted returns block b's instructions lifted (a Halt where bytes do not
+// decode, as in the full analysis), lifting them the first time.
+func (r *reached) lifted(im *image, b int32) []ir.Insn {
 	blk := &r.blocks[b]
+	if blk.lifted != nil {
+		return blk.lifted
+	}
+	buf := im.liftScratch[:0]
 	for _, m := range r.insns[blk.first:blk.end] {
 		n := len(buf)
 		if buf, _, _ = im.dec.Lift(im.Code(m.pc), m.pc, buf); len(buf) == n {
 			buf = append(buf, ir.Insn{Kind: ir.Halt, Addr: m.pc})
 		}
 	}
-	fresh := st == nil
-	st = dataflow.RunTracked(st, buf, im.arch, im, entry, visit)
-	if fresh { // the workspace frees it for the next image
-		im.ws.states = append(im.ws.states, st)
-	}
-	im.ReturnInsns(buf)
-	return st
+	im.liftScratch = buf[:0]
+	blk.lifted = im.ws.lifted.alloc(len(buf))
+	copy(blk.lifted, buf)
+	return blk.lifted
 }
 
 // release takes back a state run returned, for the next run.

@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/hvcicheck/hvcicheck/dataflow"
+	"github.com/hvcicheck/hvcicheck/ir"
 )
 
 // Workspace holds the storage an analysis grows (its memos' maps, decoded
@@ -27,9 +28,40 @@ type Workspace struct {
 	edges  slab[int32]
 	masks  slab[uint64]
 	values slab[dataflow.Value]
+	lifted slab[ir.Insn]
+	events slab[callEvent]
+	// eventBufs are free buffers for a function's calls while the full
+	// analysis records them (keepEvents moves them to events).
+	eventBufs [][]callEvent
 	// states are every state a block run used: all free again at the next
 	// analysis.
 	states []*dataflow.State
+}
+
+// takeEvents returns an empty buffer for a function's calls.
+func (w *Workspace) takeEvents() []callEvent {
+	n := len(w.eventBufs)
+	if n == 0 {
+		return nil
+	}
+	buf := w.eventBufs[n-1]
+	w.eventBufs = w.eventBufs[:n-1]
+	return buf
+}
+
+// keepEvents returns the calls of buf in storage of the image's lifetime,
+// and takes the buffer back.
+func (w *Workspace) keepEvents(buf []callEvent) []callEvent {
+	if len(buf) == 0 {
+		if buf != nil {
+			w.eventBufs = append(w.eventBufs, buf)
+		}
+		return nil
+	}
+	out := w.events.alloc(len(buf))
+	copy(out, buf)
+	w.eventBufs = append(w.eventBufs, buf[:0])
+	return out
 }
 
 // maxRetained bounds, in bytes, the storage a workspace keeps between
@@ -55,6 +87,8 @@ func (w *Workspace) begin() *image {
 	w.edges.reset()
 	w.masks.reset()
 	w.values.reset()
+	w.lifted.reset()
+	w.events.reset()
 	return prev
 }
 
@@ -65,7 +99,11 @@ func (w *Workspace) end(im *image) {
 
 // retained estimates the bytes w keeps.
 func (w *Workspace) retained() int {
-	return w.insns.bytes() + w.blocks.bytes() + w.edges.bytes() + w.masks.bytes() + w.values.bytes() +
+	code := 0
+	if w.prev != nil {
+		code = cap(w.prev.codeBytes)
+	}
+	return code + w.insns.bytes() + w.blocks.bytes() + w.edges.bytes() + w.masks.bytes() + w.values.bytes() + w.lifted.bytes() + w.events.bytes() +
 		len(w.states)*int(unsafe.Sizeof(dataflow.Value{}))*32
 }
 
@@ -79,8 +117,11 @@ type slab[T any] struct {
 	off    int // how much of it is handed out
 }
 
-// slabChunk is the element count of a slab's first chunk; later ones double.
-const slabChunk = 512
+// slabChunkBytes is the size of a slab's chunks (a larger request gets a
+// chunk of its own size). Chunks are not grown by doubling: the garbage
+// collector scans a chunk of a type with pointers whole, and a large
+// chunk's unused tail would then be paged in for nothing.
+const slabChunkBytes = 64 << 10
 
 // alloc returns n zeroed elements (capacity n: appending to the slice
 // copies it out of the slab).
@@ -95,11 +136,8 @@ func (s *slab[T]) alloc(n int) []T {
 		}
 		s.cur, s.off = s.cur+1, 0
 	}
-	size := slabChunk
-	if k := len(s.chunks); k > 0 {
-		size = 2 * len(s.chunks[k-1])
-	}
-	size = max(size, n)
+	var t T
+	size := max(slabChunkBytes/max(int(unsafe.Sizeof(t)), 1), n)
 	s.chunks = append(s.chunks, make([]T, size))
 	s.cur, s.off = len(s.chunks)-1, n
 	return s.chunks[s.cur][:n:n]

@@ -76,6 +76,13 @@ func (s *State) Reg(r ir.Reg) Value {
 // Regs returns a copy of every register's value, indexed by register.
 func (s *State) Regs() []Value { return append([]Value(nil), s.regs...) }
 
+// NumRegs is how many registers Regs returns.
+func (s *State) NumRegs() int { return len(s.regs) }
+
+// CopyRegs copies the registers' values into dst (as many as fit) and
+// returns how many it copied: Regs into the caller's storage.
+func (s *State) CopyRegs(dst []Value) int { return copy(dst, s.regs) }
+
 // SetReg sets a register's value.
 func (s *State) SetReg(r ir.Reg, v Value) {
 	if int(r) < len(s.regs) {

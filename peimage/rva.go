@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // Limits bounds what parsing one image may cost. A zero field takes its
@@ -92,66 +93,96 @@ func (f *File) ReadRVA(rva uint32, n int) ([]byte, error) {
 	if n < 0 || int64(n) > f.lim.MaxReadBytes {
 		return nil, &LimitError{What: "read size", Limit: f.lim.MaxReadBytes, Got: int64(n)}
 	}
-	if s := f.SectionOf(rva); s != nil {
-		return f.readSectionRange(s, rva, n)
-	}
-	if uint64(rva)+uint64(n) <= uint64(f.Optional.SizeOfHeaders) && int64(rva)+int64(n) <= f.size {
-		buf := make([]byte, n)
-		return buf, f.readFull(int64(rva), buf)
-	}
-	return nil, fmt.Errorf("RVA 0x%x is in no section", rva)
-}
-
-func (f *File) readSectionRange(s *Section, rva uint32, n int) ([]byte, error) {
-	size := max(s.VirtualSize, s.SizeOfRawData)
-	if uint64(rva)+uint64(n) > uint64(s.VirtualAddress)+uint64(size) {
-		return nil, fmt.Errorf("%d bytes at RVA 0x%x run past the end of section %q", n, rva, s.Name)
-	}
 	buf := make([]byte, n)
-	delta := rva - s.VirtualAddress
-	if delta >= s.SizeOfRawData {
-		return buf, nil
-	}
-	avail := min(uint32(n), s.SizeOfRawData-delta)
-	off := int64(s.PointerToRawData) + int64(delta)
-	if off+int64(avail) > f.size {
-		if off >= f.size {
-			return nil, fmt.Errorf("section %q raw data at 0x%x lies outside the file", s.Name, s.PointerToRawData)
-		}
-		avail = uint32(f.size - off)
-	}
-	if err := f.readFull(off, buf[:avail]); err != nil {
+	if err := f.ReadRVAInto(buf, rva); err != nil {
 		return nil, err
 	}
 	return buf, nil
 }
 
+// ReadRVAInto is ReadRVA into buf: it reads len(buf) bytes at rva, for a
+// caller that reuses its buffers.
+func (f *File) ReadRVAInto(buf []byte, rva uint32) error {
+	n := len(buf)
+	if int64(n) > f.lim.MaxReadBytes {
+		return &LimitError{What: "read size", Limit: f.lim.MaxReadBytes, Got: int64(n)}
+	}
+	if s := f.SectionOf(rva); s != nil {
+		return f.readSectionRange(s, rva, buf)
+	}
+	if uint64(rva)+uint64(n) <= uint64(f.Optional.SizeOfHeaders) && int64(rva)+int64(n) <= f.size {
+		return f.readFull(int64(rva), buf)
+	}
+	return fmt.Errorf("RVA 0x%x is in no section", rva)
+}
+
+func (f *File) readSectionRange(s *Section, rva uint32, buf []byte) error {
+	n := len(buf)
+	size := max(s.VirtualSize, s.SizeOfRawData)
+	if uint64(rva)+uint64(n) > uint64(s.VirtualAddress)+uint64(size) {
+		return fmt.Errorf("%d bytes at RVA 0x%x run past the end of section %q", n, rva, s.Name)
+	}
+	delta := rva - s.VirtualAddress
+	if delta >= s.SizeOfRawData {
+		clear(buf)
+		return nil
+	}
+	avail := min(uint32(n), s.SizeOfRawData-delta)
+	off := int64(s.PointerToRawData) + int64(delta)
+	if off+int64(avail) > f.size {
+		if off >= f.size {
+			return fmt.Errorf("section %q raw data at 0x%x lies outside the file", s.Name, s.PointerToRawData)
+		}
+		avail = uint32(f.size - off)
+	}
+	clear(buf[avail:])
+	return f.readFull(off, buf[:avail])
+}
+
 // SectionData returns the bytes of section s as mapped in memory, up to its
 // VirtualSize (or SizeOfRawData where VirtualSize is zero).
 func (f *File) SectionData(s *Section) ([]byte, error) {
-	n := s.VirtualSize
-	if n == 0 {
-		n = s.SizeOfRawData
+	return f.ReadRVA(s.VirtualAddress, int(sectionDataSize(s)))
+}
+
+// AppendSectionData appends the bytes SectionData returns to dst, for a
+// caller that reuses its buffers.
+func (f *File) AppendSectionData(dst []byte, s *Section) ([]byte, error) {
+	n := int(sectionDataSize(s))
+	if int64(n) > f.lim.MaxReadBytes {
+		return dst, &LimitError{What: "read size", Limit: f.lim.MaxReadBytes, Got: int64(n)}
 	}
-	return f.ReadRVA(s.VirtualAddress, int(n))
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	if err := f.ReadRVAInto(dst[start:], s.VirtualAddress); err != nil {
+		return dst[:start], err
+	}
+	return dst, nil
+}
+
+func sectionDataSize(s *Section) uint32 {
+	if s.VirtualSize == 0 {
+		return s.SizeOfRawData
+	}
+	return s.VirtualSize
 }
 
 // ReadU32 reads a little-endian uint32 at rva.
 func (f *File) ReadU32(rva uint32) (uint32, error) {
-	b, err := f.ReadRVA(rva, 4)
-	if err != nil {
+	var b [4]byte
+	if err := f.ReadRVAInto(b[:], rva); err != nil {
 		return 0, err
 	}
-	return binary.LittleEndian.Uint32(b), nil
+	return binary.LittleEndian.Uint32(b[:]), nil
 }
 
 // ReadU64 reads a little-endian uint64 at rva.
 func (f *File) ReadU64(rva uint32) (uint64, error) {
-	b, err := f.ReadRVA(rva, 8)
-	if err != nil {
+	var b [8]byte
+	if err := f.ReadRVAInto(b[:], rva); err != nil {
 		return 0, err
 	}
-	return binary.LittleEndian.Uint64(b), nil
+	return binary.LittleEndian.Uint64(b[:]), nil
 }
 
 // ReadCString reads a NUL-terminated string at rva, at most MaxStringSize
@@ -164,9 +195,14 @@ func (f *File) ReadCString(rva uint32) (string, error) {
 	end := uint64(s.VirtualAddress) + uint64(max(s.VirtualSize, s.SizeOfRawData))
 	limit := min(uint64(f.lim.MaxStringSize), end-uint64(rva))
 	// Names are short: read a little first, the rest only when needed.
+	var first [128]byte
 	for n := min(limit, 128); ; n = min(limit, n*8) {
-		b, err := f.readSectionRange(s, rva, int(n))
-		if err != nil {
+		b := first[:]
+		if n > uint64(len(first)) {
+			b = make([]byte, n)
+		}
+		b = b[:n]
+		if err := f.readSectionRange(s, rva, b); err != nil {
 			return "", err
 		}
 		if i := bytes.IndexByte(b, 0); i >= 0 {

@@ -86,6 +86,19 @@ func TestReadRVA(t *testing.T) {
 	if err != nil || len(d) != 0x180 {
 		t.Errorf("SectionData(.text) = %d bytes, %v", len(d), err)
 	}
+	// Into a reused, dirty buffer: the zero-filled tail is still zero.
+	buf := bytes.Repeat([]byte{0xee}, 4)
+	if err := f.ReadRVAInto(buf, 0x117e); err != nil || !bytes.Equal(buf, []byte{0xcc, 0xcc, 0, 0}) {
+		t.Errorf("ReadRVAInto(end of .text's VirtualSize) = %x, %v", buf, err)
+	}
+	buf = bytes.Repeat([]byte{0xee}, 2)
+	if err := f.ReadRVAInto(buf, 0x11f0); err != nil || !bytes.Equal(buf, []byte{0, 0}) {
+		t.Errorf("ReadRVAInto(past .text's raw data) = %x, %v", buf, err)
+	}
+	app, err := f.AppendSectionData([]byte("prefix"), &f.Sections[0])
+	if err != nil || string(app[:6]) != "prefix" || !bytes.Equal(app[6:], d) {
+		t.Errorf("AppendSectionData(.text) = %d bytes, %v", len(app), err)
+	}
 }
 
 // TestReadCString covers a terminated string, one running to the end of its
