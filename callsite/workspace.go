@@ -92,9 +92,38 @@ func (w *Workspace) begin() *image {
 	return prev
 }
 
-// end takes back im's storage for the next analysis.
+// end takes back im's storage (nil: none) for the next analysis.
 func (w *Workspace) end(im *image) {
-	w.prev, w.busy = im, false
+	w.prev, w.busy = nil, false
+	if im != nil {
+		w.prev = im.storage()
+	}
+	for _, st := range w.states {
+		st.Detach()
+	}
+}
+
+// storage returns what of im the next image reuses: its maps emptied and
+// its buffers, nothing that refers to this image's file or results (a
+// workspace kept between files must not keep the last one's analysis
+// alive: the garbage collector's heap goal grows with what is live).
+func (im *image) storage() *image {
+	return &image{
+		starts: emptied(im.starts), slotName: emptied(im.slotName), wdfTable: emptied(im.wdfTable),
+		symIndex: emptied(im.symIndex), funcMemo: emptied(im.funcMemo), storeMemo: emptied(im.storeMemo),
+		reachMemo: emptied(im.reachMemo), codeMemo: emptied(im.codeMemo), globalMemo: emptied(im.globalMemo),
+		pdataStart: emptied(im.pdataStart), refs: emptied(im.refs), calls: emptied(im.calls),
+		syms: clearedSlice(im.syms), startList: im.startList[:0], jumpStarts: im.jumpStarts[:0],
+		atScratch: im.atScratch, liftScratch: im.liftScratch[:0], liftBufs: im.liftBufs,
+		insnScratch: im.insnScratch[:0], runStates: clearedSlice(im.runStates), codeBytes: im.codeBytes[:0],
+	}
+}
+
+// clearedSlice returns s emptied, its elements zeroed first so that the
+// storage refers to nothing.
+func clearedSlice[T any](s []T) []T {
+	clear(s)
+	return s[:0]
 }
 
 // retained estimates the bytes w keeps.

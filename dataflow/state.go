@@ -40,6 +40,10 @@ func newEntryState(arch *ir.Arch) *State {
 
 func (s *State) clone() *State { return s.cloneInto(nil) }
 
+// Detach makes s refer to no environment, for a caller that keeps it to
+// run again (RunIn) after the environment it ran in is gone.
+func (s *State) Detach() { s.env, s.exact = nil, nil }
+
 // cloneInto makes dst (a new state when nil) a copy of s, reusing dst's
 // register storage, and returns it. The slots are shared, copied on write.
 func (s *State) cloneInto(dst *State) *State {
