@@ -80,26 +80,17 @@ func emptied[K comparable, V any](m map[K]V) map[K]V {
 }
 
 // newImage prepares the analysis of f in ws, taking the storage of prev
-// (the workspace's last image, nil for none): its maps emptied, its
-// buffers' capacity.
+// (the workspace's last image, nil for none; see image.storage).
 func newImage(f *peimage.File, dec ir.Decoder, opts Options, ws *Workspace, prev *image) (*image, error) {
 	if prev == nil {
 		prev = &image{}
 	}
-	im := &image{
-		f: f, dec: dec, arch: dec.Arch(), table: ws.table, opts: opts, ws: ws,
-		base: f.Optional.ImageBase, size: f.Optional.SizeOfImage,
-		starts: emptied(prev.starts), slotName: emptied(prev.slotName), wdfTable: emptied(prev.wdfTable),
-		symIndex: emptied(prev.symIndex), funcMemo: emptied(prev.funcMemo), storeMemo: emptied(prev.storeMemo),
-		reachMemo: emptied(prev.reachMemo), codeMemo: emptied(prev.codeMemo), globalMemo: emptied(prev.globalMemo),
-		pdataStart: emptied(prev.pdataStart), refs: emptied(prev.refs), calls: emptied(prev.calls),
-		syms: prev.syms[:0], startList: prev.startList[:0], jumpStarts: prev.jumpStarts[:0],
-		atScratch: prev.atScratch, liftScratch: prev.liftScratch[:0], liftBufs: prev.liftBufs,
-		insnScratch: prev.insnScratch[:0], budget: opts.MaxFunctions,
-	}
-	im.runStates = append(prev.runStates[:0], ws.states...) // every state is free again
+	im := prev.storage()
+	im.f, im.dec, im.arch, im.table, im.opts, im.ws = f, dec, dec.Arch(), ws.table, opts, ws
+	im.base, im.size, im.budget = f.Optional.ImageBase, f.Optional.SizeOfImage, opts.MaxFunctions
+	im.runStates = append(im.runStates, ws.states...) // every state is free again
 	im.dec = im.armDecoder(dec)
-	if err := im.readCode(prev.codeBytes[:0]); err != nil {
+	if err := im.readCode(im.codeBytes); err != nil {
 		return nil, err
 	}
 	funcs, err := f.RuntimeFunctions()

@@ -367,10 +367,7 @@ func (r *reached) startsBlock(i int) bool {
 // blocks), so each takes its own state from the image's free list: a
 // caller done with the state it returns gives it back (image.release).
 func (r *reached) run(im *image, b int32, entry dataflow.Entry, visit dataflow.Visitor) *dataflow.State {
-	var st *dataflow.State
-	if n := len(im.runStates); n > 0 {
-		st, im.runStates = im.runStates[n-1], im.runStates[:n-1]
-	}
+	st := popFree(&im.runStates)
 	fresh := st == nil
 	st = dataflow.RunTracked(st, r.lifted(im, b), im.arch, im, entry, visit)
 	if fresh { // the workspace frees it for the next image
@@ -904,15 +901,7 @@ func isSwitchJump(in *ir.Insn) bool {
 
 // TakeInsns implements dataflow.InsnBuffers: the full analysis's buffers
 // come from the same free list as the quick passes' runs.
-func (im *image) TakeInsns() []ir.Insn {
-	n := len(im.liftBufs)
-	if n == 0 {
-		return nil
-	}
-	buf := im.liftBufs[n-1]
-	im.liftBufs = im.liftBufs[:n-1]
-	return buf
-}
+func (im *image) TakeInsns() []ir.Insn { return popFree(&im.liftBufs) }
 
 // ReturnInsns implements dataflow.InsnBuffers.
 func (im *image) ReturnInsns(buf []ir.Insn) { im.liftBufs = append(im.liftBufs, buf[:0]) }

@@ -39,14 +39,16 @@ type Workspace struct {
 }
 
 // takeEvents returns an empty buffer for a function's calls.
-func (w *Workspace) takeEvents() []callEvent {
-	n := len(w.eventBufs)
-	if n == 0 {
-		return nil
+func (w *Workspace) takeEvents() []callEvent { return popFree(&w.eventBufs) }
+
+// popFree takes the last element of a free list (the zero value when it is
+// empty).
+func popFree[T any](free *[]T) T {
+	var v T
+	if n := len(*free); n > 0 {
+		v, *free = (*free)[n-1], (*free)[:n-1]
 	}
-	buf := w.eventBufs[n-1]
-	w.eventBufs = w.eventBufs[:n-1]
-	return buf
+	return v
 }
 
 // keepEvents returns the calls of buf in storage of the image's lifetime,
