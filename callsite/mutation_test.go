@@ -36,10 +36,12 @@ var mutationFixtures = []string{
 // TestCodeMutants analyses deterministic mutants of the code, .pdata and
 // import table of a few fixtures (see codeLayout.mutate), with the default bounds:
 // each must end within the guard, without a panic, in a report that keeps
-// the invariants of checkReport or a per-file error; every tenth is analysed
-// twice and must give the same result.
+// the invariants of checkReport or a per-file error. All go through one
+// workspace, as a scan worker's files do; every tenth is analysed again
+// with a fresh one and must give the same result.
 func TestCodeMutants(t *testing.T) {
 	counts := map[string]int{}
+	ws := &callsite.Workspace{}
 	for k, name := range mutationFixtures {
 		data, err := os.ReadFile(filepath.Join("..", "testdata", "drivers", name))
 		if err != nil {
@@ -49,7 +51,7 @@ func TestCodeMutants(t *testing.T) {
 		r := rand.New(rand.NewPCG(uint64(k)+1, 0x5eed))
 		for i := 0; i < codeMutantsPerImage; i++ {
 			m, what := lay.mutate(r, data, 1+min(i%4, 2))
-			rep, err := analyzeGuarded(m, callsite.Options{}, mutationGuard)
+			rep, err := analyzeGuarded(m, callsite.Options{Workspace: ws}, mutationGuard)
 			if isBroken(err) {
 				t.Fatalf("%s mutant %d (%s): %v", name, i, what, err)
 			}
@@ -57,7 +59,7 @@ func TestCodeMutants(t *testing.T) {
 			if i%10 == 0 {
 				again, err2 := analyzeGuarded(m, callsite.Options{}, mutationGuard)
 				if a, b := summary(rep, err), summary(again, err2); a != b {
-					t.Fatalf("%s mutant %d (%s): results differ between two runs:\n%s\n%s", name, i, what, a, b)
+					t.Fatalf("%s mutant %d (%s): results differ between the shared workspace and a fresh one:\n%s\n%s", name, i, what, a, b)
 				}
 				full, err3 := analyzeGuarded(m, callsite.Options{FullDataFlow: true}, mutationGuard)
 				if err == nil && err3 == nil && !rep.Stats.Truncated && !full.Stats.Truncated {
