@@ -13,7 +13,7 @@ const maxQuickSpan = 1 << 18
 
 // machineInsn is one decoded machine instruction of a reached function:
 // what the quick passes need of it without keeping its lifted form (a
-// block that runs is lifted again).
+// block is lifted again when it first runs, and kept: rblock.lifted).
 type machineInsn struct {
 	pc, next uint32
 	target   uint32  // a jump's or branch's constant target
