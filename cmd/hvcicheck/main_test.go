@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -124,5 +125,24 @@ func TestHostileFileName(t *testing.T) {
 	code := run(context.Background(), []string{"scan", name}, &out, &errb)
 	if code != exitError || strings.ContainsAny(out.String(), "\x1b\r") || !strings.Contains(out.String(), `evil\x1b[2J\r.sys`) {
 		t.Errorf("exit %d, stdout %q", code, out.String())
+	}
+}
+
+// TestTuneHeapPages checks that GODEBUG's disablethp=1 keeps the command
+// from asking for huge pages, wherever it stands in the list.
+func TestTuneHeapPages(t *testing.T) {
+	for _, godebug := range []string{"disablethp=1", "gctrace=0,disablethp=1", "madvdontneed=1, disablethp=1"} {
+		if tuneHeapPages(func(k string) string {
+			if k == "GODEBUG" {
+				return godebug
+			}
+			return ""
+		}) {
+			t.Errorf("GODEBUG=%q: asked for huge pages", godebug)
+		}
+	}
+	asked := tuneHeapPages(func(string) string { return "" })
+	if runtime.GOOS != "linux" && asked {
+		t.Errorf("%s: want no huge-page advice outside Linux", runtime.GOOS)
 	}
 }
