@@ -7,9 +7,10 @@
 #
 # It builds the throughput corpus (Wine's x64 PE images + EFI images carved
 # from OVMF, ../shared/bench/get_corpus.sh) in $BENCH_DIR unless it is there,
-# installs Debian's python3-pefile, python3-capstone and time if they are
-# missing (apt-get, as root), builds hvcicheck and internal/benchfloor once,
-# then times, alternating in each round, on each file set:
+# installs Debian's python3-pefile and python3-capstone if they are missing
+# (apt-get, as root), builds hvcicheck, internal/benchfloor and
+# internal/benchrun once, then times, alternating in each round, on each
+# file set:
 #
 #   floor-headers   parse each file's headers, reading only them
 #   floor-hash      read every byte of every file and SHA-256 it
@@ -23,9 +24,12 @@
 #   peer-full       peer_pefile.py (section checks and the capstone code check)
 #
 # The floors use as many goroutines as hvcicheck (one per CPU); the peer is
-# single-threaded, as a user's script would be. It prints, per set, the
-# median wall time, files/s, MB/s of executable code, CPU time (user+sys),
-# peak RSS, and the ratios against the targets of issue 6.
+# single-threaded, as a user's script would be. Each run is timed by
+# internal/benchrun (wall time from the command's start to its exit, CPU
+# time and peak RSS from getrusage), nothing of the script's own counted.
+# It prints, per set, the median wall time, files/s, MB/s of executable
+# code, CPU time (user+sys), peak RSS, and the ratios against the targets of
+# issue 6.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +44,6 @@ mkdir -p "$BENCH_DIR/bin" "$BENCH_DIR/out"
 
 # --- prerequisites -----------------------------------------------------------
 need_apt=()
-[ -x /usr/bin/time ] || need_apt+=(time)
 if ! "$PY" -c 'import pefile' 2>/dev/null; then need_apt+=(python3-pefile); fi
 if ! "$PY" -c 'import capstone' 2>/dev/null; then need_apt+=(python3-capstone); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -68,11 +71,13 @@ for list in "$WINE_LIST" "$BYOVD_LIST"; do
 	fi
 done
 
-echo "building hvcicheck and benchfloor" >&2
+echo "building hvcicheck, benchfloor and benchrun" >&2
 (cd "$ROOT" && go build -o "$BENCH_DIR/bin/hvcicheck" ./cmd/hvcicheck &&
-	go build -o "$BENCH_DIR/bin/benchfloor" ./internal/benchfloor)
+	go build -o "$BENCH_DIR/bin/benchfloor" ./internal/benchfloor &&
+	go build -o "$BENCH_DIR/bin/benchrun" ./internal/benchrun)
 HV=$BENCH_DIR/bin/hvcicheck
 FLOOR=$BENCH_DIR/bin/benchfloor
+TIMER=$BENCH_DIR/bin/benchrun
 
 # --- measuring ---------------------------------------------------------------
 RESULTS=$BENCH_DIR/results.txt # set name wall_us user_s sys_s maxrss_kb exit
@@ -92,16 +97,20 @@ run() {
 	hv-full) cmd=("$HV" scan --format json $(cat "$list")) ;;
 	peer-full) cmd=("$PY" "$PEER" $(cat "$list")) ;;
 	esac
-	local status=0 t0 t1
-	t0=$(date +%s%N)
-	/usr/bin/time -f '%U %S %M' -o "$tf" "${cmd[@]}" >"$out.out" 2>"$out.err" || status=$?
-	t1=$(date +%s%N)
+	local status=0 wall_us user_s sys_s rss_kb
+	rm -f "$tf"
+	"$TIMER" -o "$tf" -- "${cmd[@]}" >"$out.out" 2>"$out.err" || status=$?
+	if [ ! -s "$tf" ]; then
+		echo "$set $name: not timed: $(head -c 300 "$out.err")" >&2
+		exit 2
+	fi
 	# hvcicheck exits 1 when it has findings; 2 would mean files it could not analyse
 	if [ "$status" -gt 1 ] || { [ "$status" -ne 0 ] && [ "${name#hv-}" = "$name" ]; }; then
 		echo "warning: $set $name exited with $status: $(head -c 300 "$out.err")" >&2
 	fi
-	# wall time from the clock (ns), CPU time and peak RSS from time(1)
-	echo "$set $name $(((t1 - t0) / 1000)) $(tail -n 1 "$tf") $status" >>"$RESULTS"
+	# wall time (µs), CPU time and peak RSS, as benchrun measured them
+	read -r wall_us user_s sys_s rss_kb _ <"$tf"
+	echo "$set $name $wall_us $user_s $sys_s $rss_kb $status" >>"$RESULTS"
 }
 
 MEASURES=(floor-headers floor-hash floor-authcode hv-image hv-image-hash peer-image hv-full peer-full)
