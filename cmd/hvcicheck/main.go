@@ -57,13 +57,17 @@ func main() {
 }
 
 // The garbage collector's setting for a scan (unless GOGC or GOMEMLIMIT say
-// otherwise): a scan's live heap is small (a few images' analyses) but it
-// allocates fast, so it collects at gcPercent of the live heap instead of
-// Go's 100, within a soft limit that keeps the process's memory bounded.
-// Measured on ../shared/corpus/byovd: about 20% less CPU; peak RSS 35 → 42 MB
-// (scripts/bench.sh).
+// otherwise): a scan's live heap is small (a few images' analyses, 8-20
+// MB) but it allocates fast, so it collects only when the heap nears a
+// soft limit that keeps the process's memory bounded (GOGC=off with
+// GOMEMLIMIT, the pairing the limit was made for). A scan of a few dozen
+// drivers then never collects, and a long one collects every 40-50 MB of
+// allocation. Measured on ../shared/corpus/byovd, with the heap on huge
+// pages: 52-54 ms with GOGC=400, 45-47 ms with it off; on 410 drivers the
+// same time and peak RSS (65-68 MB: the limit bounds both); on wine+EFI
+// peak RSS 32 → 39 MB (docs/performance.md, "Driver set: huge pages").
 const (
-	gcPercent = 400
+	gcPercent = -1 // off: the soft limit decides
 	gcLimit   = 64 << 20
 )
 
