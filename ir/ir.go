@@ -25,10 +25,10 @@ const MaxRegs = 40
 // Mem is a memory address: Base + Index*Scale + Disp. With Global set, Base
 // and Index are RegNone and Disp is the RVA of the addressed byte.
 type Mem struct {
+	Disp   int64
 	Base   Reg
 	Index  Reg
 	Scale  uint8
-	Disp   int64
 	Global bool
 }
 
@@ -46,10 +46,10 @@ const (
 
 // Operand is a source of a value.
 type Operand struct {
-	Kind OperandKind
-	Reg  Reg
 	Imm  int64
 	Mem  Mem
+	Kind OperandKind
+	Reg  Reg
 }
 
 // R, I, M and A build operands.
@@ -110,17 +110,22 @@ const (
 
 // Insn is one lifted instruction (a machine instruction may lift to several,
 // all with the same Addr).
+//
+// Its fields are ordered so that it packs into 152 bytes (it was 200): a
+// block's lifted instructions are kept while its image is analysed.
 type Insn struct {
-	Kind  Kind
-	Addr  uint32 // RVA of the machine instruction
-	Len   uint8  // its length in bytes (on the last Insn of a sequence)
-	Op    Op
-	Dst   Reg
-	A, B  Operand
-	Width uint8 // bytes written: 1, 2, 4 or 8
+	Addr uint32 // RVA of the machine instruction
+	Kind Kind
+	Len  uint8 // its length in bytes (on the last Insn of a sequence)
+	Op   Op
+	Dst  Reg
+	// PopBytes is, on x86 Ret, the immediate of `ret N`.
+	PopBytes uint16
+	Width    uint8 // bytes written: 1, 2, 4 or 8
 	// SrcWidth is the width of a memory load in A (bytes), or of OpSext's input.
 	SrcWidth uint8
 	Mode     WriteMode
+	A, B     Operand
 	// Mem is the address of a Store.
 	Mem Mem
 	// Target is a Call's, Jump's or Branch's destination: KImm (an RVA), KReg
@@ -128,8 +133,6 @@ type Insn struct {
 	Target Operand
 	// Regs lists the registers a Clobber kills.
 	Regs []Reg
-	// PopBytes is, on x86 Ret, the immediate of `ret N`.
-	PopBytes uint16
 }
 
 func (in Insn) String() string {
