@@ -202,6 +202,8 @@ type walker struct {
 	sites      []uint32
 	// quickCalls is the buffer of the call events runCallBlocks records.
 	quickCalls []callEvent
+	// checks is the stack of the checks being judged (checksOf).
+	checks []quickCheck
 }
 
 // seedFromImports records every import's IAT slot and returns the functions

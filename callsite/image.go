@@ -58,6 +58,8 @@ type image struct {
 	liftBufs    [][]ir.Insn       // free buffers for the full analysis (dataflow.InsnBuffers)
 	runStates   []*dataflow.State // free states for those runs
 	insnScratch []machineInsn     // where reach decodes a function
+	callScratch []ir.Operand      // where reach collects a function's call targets
+	entry       []dataflow.Value  // the registers at a function's entry (entryRegs)
 	globalMemo  map[globalKey]*globalState
 	depth       int // nesting of global resolutions
 	// partial counts the global resolutions that gave less than the
@@ -266,4 +268,13 @@ func mergeFragments(funcs []peimage.RuntimeFunction) []peimage.RuntimeFunction {
 		out = append(out, fn)
 	}
 	return out
+}
+
+// entryRegs returns the registers' values at a function's entry
+// (dataflow.EntryRegs), computed once per image; read only.
+func (im *image) entryRegs() []dataflow.Value {
+	if im.entry == nil {
+		im.entry = dataflow.EntryRegs(im.arch)
+	}
+	return im.entry
 }

@@ -60,6 +60,7 @@ func (w *walker) quick(start uint32) bool {
 		return false
 	}
 	todo, lookups, ok := w.checksOf(fi.calls, loadsChecked)
+	defer w.dropChecks(todo)
 	if !ok {
 		return false
 	}
@@ -242,6 +243,7 @@ func (w *walker) runBlock(r *reached, i int32, entry dataflow.Entry, fi *funcInf
 // (see quick).
 func (w *walker) settledCalls(r *reached, evs []callEvent, loadsChecked bool) bool {
 	todo, _, ok := w.checksOf(evs, loadsChecked)
+	defer w.dropChecks(todo)
 	for _, q := range todo {
 		ok = ok && w.decisive(r, q.p)
 	}
@@ -254,33 +256,47 @@ func (w *walker) settledCalls(r *reached, evs []callEvent, loadsChecked bool) bo
 // from judging the function: WdfVersionBind (findWDFTable analyses its
 // callers), or a target it cannot tell where a checked API's address may
 // come from an earlier block (loadsChecked, or a routine looked up).
+//
+// The checks are pushed on w.checks, a stack (judging them may judge other
+// functions, whose checks go above): the caller drops them with
+// dropChecks once done with them.
 func (w *walker) checksOf(evs []callEvent, loadsChecked bool) (todo []quickCheck, lookups, ok bool) {
 	callees := make([]callee, len(evs))
 	for i := range evs {
 		callees[i] = w.im.resolve(&evs[i])
 		lookups = lookups || strings.EqualFold(callees[i].name, "MmGetSystemRoutineAddress")
 	}
+	mark := len(w.checks)
 	for i := range evs {
 		ev, c := &evs[i], callees[i]
 		switch {
 		case c.api != nil:
-			todo = append(todo, quickCheck{ev, w.direct(ev, c.api)})
+			p := w.direct(ev, c.api) // before the append, whose operand w.checks a call might change
+			w.checks = append(w.checks, quickCheck{ev, p})
 		case c.function != 0:
 			for _, s := range w.summaries[c.function] {
-				todo = append(todo, quickCheck{ev, w.through(ev, s, c.function)})
+				p := w.through(ev, s, c.function)
+				w.checks = append(w.checks, quickCheck{ev, p})
 			}
 		case c.name != "":
 			if strings.EqualFold(c.name, "WdfVersionBind") {
+				w.checks = w.checks[:mark]
 				return nil, lookups, false
 			}
 		case ev.exact&(1<<maxArgs) != 0:
 			// The full analysis has the same target: it reaches nothing
 			// known there either.
 		case loadsChecked || lookups:
+			w.checks = w.checks[:mark]
 			return nil, lookups, false
 		}
 	}
-	return todo, lookups, true
+	return w.checks[mark:len(w.checks):len(w.checks)], lookups, true
+}
+
+// dropChecks pops todo, the checks checksOf pushed last, off w.checks.
+func (w *walker) dropChecks(todo []quickCheck) {
+	w.checks = w.checks[:len(w.checks)-len(todo)]
 }
 
 // blockCalls reports whether block b of r holds a call or tail jump that

@@ -109,12 +109,12 @@ func (im *image) reach(fn dataflow.Func) *reached {
 	if uint32(len(im.atScratch)) < span {
 		im.atScratch = make([]int32, span)
 	}
-	scratch := im.insnScratch
-	im.insnScratch = nil
-	r := &reached{fn: fn, at: im.atScratch[:span], insns: scratch[:0]}
+	scratch, calls := im.insnScratch, im.callScratch
+	im.insnScratch, im.callScratch = nil, nil
+	r := &reached{fn: fn, at: im.atScratch[:span], insns: scratch[:0], calls: calls[:0]}
 	defer func() {
 		clear(im.atScratch[:span]) // the scratch is the next function's
-		im.insnScratch = scratch[:0]
+		im.insnScratch, im.callScratch = scratch[:0], calls[:0]
 	}()
 	leaders := []uint32{fn.Start}
 	if !r.traverse(im, fn.Start, &leaders) || len(r.insns) > im.maxInsns() {
@@ -133,8 +133,10 @@ func (im *image) reach(fn dataflow.Func) *reached {
 		}
 	}
 	im.stats.Instructions += len(r.insns)
-	scratch = r.insns // grown while decoding
+	scratch, calls = r.insns, r.calls // grown while decoding
 	r.insns = r.inAddressOrder(im)
+	r.calls = im.ws.calls.alloc(len(calls))
+	copy(r.calls, calls)
 	r.at = nil // indices into the unsorted instructions
 	r.split(im)
 	if len(r.blocks) > im.maxBlocks() {
@@ -510,7 +512,7 @@ func (r *reached) seeder(im *image) *seeder {
 		return r.seeds
 	}
 	n := len(r.blocks)
-	s := &seeder{r: r, im: im, entry: dataflow.EntryRegs(im.arch), writes: im.ws.masks.alloc(n), uses: im.ws.masks.alloc(n),
+	s := &seeder{r: r, im: im, entry: im.entryRegs(), writes: im.ws.masks.alloc(n), uses: im.ws.masks.alloc(n),
 		exits: map[int32]*seededExit{}, memo: map[int32]*seededEntry{}}
 	s.unchanged = r.unchanged(im)
 	r.seeds = s
@@ -635,7 +637,7 @@ func (s *seeder) writers(b int32, want uint64) ([]seedItem, uint64) {
 		return nil, 0
 	}
 	if s.open == nil {
-		s.open = make([]uint64, len(s.r.blocks))
+		s.open = s.im.ws.masks.alloc(len(s.r.blocks))
 	}
 	clear(s.open)
 	var out []seedItem

@@ -29,6 +29,7 @@ type Workspace struct {
 	masks  slab[uint64]
 	values slab[dataflow.Value]
 	lifted slab[ir.Insn]
+	calls  slab[ir.Operand]
 	events slab[callEvent]
 	// eventBufs are free buffers for a function's calls while the full
 	// analysis records them (keepEvents moves them to events).
@@ -90,6 +91,7 @@ func (w *Workspace) begin() *image {
 	w.masks.reset()
 	w.values.reset()
 	w.lifted.reset()
+	w.calls.reset()
 	w.events.reset()
 	return prev
 }
@@ -117,7 +119,7 @@ func (im *image) storage() *image {
 		pdataStart: emptied(im.pdataStart), refs: emptied(im.refs), calls: emptied(im.calls),
 		syms: clearedSlice(im.syms), startList: im.startList[:0], jumpStarts: im.jumpStarts[:0],
 		atScratch: im.atScratch, liftScratch: im.liftScratch[:0], liftBufs: im.liftBufs,
-		insnScratch: im.insnScratch[:0], runStates: clearedSlice(im.runStates), codeBytes: im.codeBytes[:0],
+		insnScratch: im.insnScratch[:0], callScratch: im.callScratch[:0], runStates: clearedSlice(im.runStates), codeBytes: im.codeBytes[:0],
 	}
 }
 
@@ -135,7 +137,7 @@ func (w *Workspace) retained() int {
 	if w.prev != nil {
 		code = cap(w.prev.codeBytes)
 	}
-	return code + w.insns.bytes() + w.blocks.bytes() + w.edges.bytes() + w.masks.bytes() + w.values.bytes() + w.lifted.bytes() + w.events.bytes() +
+	return code + w.insns.bytes() + w.blocks.bytes() + w.edges.bytes() + w.masks.bytes() + w.values.bytes() + w.lifted.bytes() + w.calls.bytes() + w.events.bytes() +
 		len(w.states)*int(unsafe.Sizeof(dataflow.Value{}))*32
 }
 
