@@ -82,11 +82,11 @@ func tuneGC(getenv func(string) string) {
 }
 
 // heapPages is the part of the heap the command asks to have backed by
-// transparent huge pages: three quarters of gcLimit, more than a scan's
-// heap reached on the shared corpus (17 MB on byovd, 16 MB on wine+EFI,
-// GODEBUG=gctrace=1). On byovd it cut the page faults from 6,100 to 1,400
-// and the CPU time by a third (docs/performance.md, "Driver set: huge
-// pages for the heap").
+// transparent huge pages: three quarters of gcLimit (the heap grows to
+// the limit before it is collected; the runtime's own memory takes the
+// rest). On byovd it cut the page faults from 6,100 to 1,200 and the CPU
+// time by a third to a half (docs/performance.md, "Driver set: huge pages
+// for the heap").
 const heapPages = gcLimit / 4 * 3
 
 // tuneHeapPages asks for huge pages for the heap (thp.BackHeap) unless
