@@ -53,13 +53,14 @@ type image struct {
 	storeMemo   map[uint32]*storeSet // the quick pass's stores (nil: use the full analysis)
 	reachMemo   map[uint32]*reached  // functions split for the quick passes (nil: not splittable)
 	codeMemo    map[uint32]codeTarget
-	atScratch   []int32           // reach's byte map, reused
-	liftScratch []ir.Insn         // reach's lifting buffer, reused
-	liftBufs    [][]ir.Insn       // free buffers for the full analysis (dataflow.InsnBuffers)
-	runStates   []*dataflow.State // free states for those runs
-	insnScratch []machineInsn     // where reach decodes a function
-	callScratch []ir.Operand      // where reach collects a function's call targets
-	entry       []dataflow.Value  // the registers at a function's entry (entryRegs)
+	atScratch   []int32             // reach's byte map, reused
+	liftScratch []ir.Insn           // reach's lifting buffer, reused
+	liftBufs    [][]ir.Insn         // free buffers for the full analysis (dataflow.InsnBuffers)
+	runStates   []*dataflow.State   // free states for those runs
+	scratches   []*dataflow.Scratch // free storage for the full analysis (dataflow.ScratchLender)
+	insnScratch []machineInsn       // where reach decodes a function
+	callScratch []ir.Operand        // where reach collects a function's call targets
+	entry       []dataflow.Value    // the registers at a function's entry (entryRegs)
 	globalMemo  map[globalKey]*globalState
 	depth       int // nesting of global resolutions
 	// partial counts the global resolutions that gave less than the

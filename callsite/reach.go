@@ -901,6 +901,29 @@ func isSwitchJump(in *ir.Insn) bool {
 	return in.Kind == ir.Jump && (in.Target.Kind == ir.KReg || (in.Target.Kind == ir.KMem && !in.Target.Mem.Global))
 }
 
+// TakeState implements dataflow.StateBuffers: the full analysis's block
+// states come from the same free list as the quick passes' runs, and new
+// ones are freed by the workspace for the next image, as theirs are.
+func (im *image) TakeState() *dataflow.State {
+	if st := popFree(&im.runStates); st != nil {
+		return st
+	}
+	st := &dataflow.State{}
+	im.ws.states = append(im.ws.states, st)
+	return st
+}
+
+// ReturnState implements dataflow.StateBuffers.
+func (im *image) ReturnState(st *dataflow.State) { im.release(st) }
+
+// TakeScratch implements dataflow.ScratchLender: the full analysis's maps
+// and lists are kept from one function to the next, and from image to
+// image by the workspace.
+func (im *image) TakeScratch() *dataflow.Scratch { return popFree(&im.scratches) }
+
+// ReturnScratch implements dataflow.ScratchLender.
+func (im *image) ReturnScratch(sc *dataflow.Scratch) { im.scratches = append(im.scratches, sc) }
+
 // TakeInsns implements dataflow.InsnBuffers: the full analysis's buffers
 // come from the same free list as the quick passes' runs.
 func (im *image) TakeInsns() []ir.Insn { return popFree(&im.liftBufs) }

@@ -111,12 +111,89 @@ func Analyze(fn Func, dec ir.Decoder, env Env, lim Limits, visit Visitor) (Resul
 			bufs.ReturnInsns(a.flat)
 		}()
 	}
+	if states, ok := env.(StateBuffers); ok {
+		a.states = states
+		defer a.returnStates()
+	}
+	a.scratch = &Scratch{}
+	if lender, ok := env.(ScratchLender); ok {
+		if sc := lender.TakeScratch(); sc != nil {
+			a.scratch = sc
+		}
+		defer func() {
+			a.scratch.order = a.blocks[:0]
+			lender.ReturnScratch(a.scratch)
+		}()
+	}
+	a.scratch.reset()
 	if err := a.buildCFG(); err != nil {
 		return a.res, err
 	}
 	a.fixpoint()
 	a.replay(visit)
 	return a.res, nil
+}
+
+// Scratch is the storage of one analysis that the next may take over (see
+// ScratchLender): its maps are emptied and its slices truncated, not freed,
+// so that a function's analysis costs no allocation once the storage has
+// grown to its size. The zero value is ready. Between analyses it holds
+// nothing but storage that the next one overwrites.
+type Scratch struct {
+	code    map[uint32]*decoded // the decoded instructions by address
+	leaders map[uint32]bool
+	index   map[uint32]int // block starts → block numbers
+	batches [][]decoded    // where decoded instructions are stored
+	batch   int            // the batch being filled
+	blocks  []block        // the blocks' storage
+	order   []*block       // the analysis's blocks (analysis.blocks)
+	succs   []int          // the blocks' successor lists
+	starts  []uint32
+	todo    []uint32
+	queued  []bool
+	work    blockHeap
+}
+
+// decodedBatch is the number of decoded instructions stored per batch.
+const decodedBatch = 256
+
+// reset empties sc for a new analysis.
+func (sc *Scratch) reset() {
+	if sc.code == nil {
+		sc.code, sc.leaders, sc.index = map[uint32]*decoded{}, map[uint32]bool{}, map[uint32]int{}
+	}
+	clear(sc.code)
+	clear(sc.leaders)
+	clear(sc.index)
+	for i := range sc.batches {
+		sc.batches[i] = sc.batches[i][:0]
+	}
+	sc.batch = 0
+	clear(sc.blocks)
+	sc.blocks, sc.order, sc.succs = sc.blocks[:0], sc.order[:0], sc.succs[:0]
+	sc.starts, sc.todo, sc.queued, sc.work = sc.starts[:0], sc.todo[:0], sc.queued[:0], sc.work[:0]
+}
+
+// ScratchLender is implemented by an Env that lends Analyze its storage
+// (Scratch), so that one function's serves the next. Analyze takes one
+// (nil: it makes its own) and gives it back when done; it must not be lent
+// to anyone else meanwhile (Analyze may be called again, for another
+// function, from inside a visitor).
+type ScratchLender interface {
+	TakeScratch() *Scratch
+	ReturnScratch(*Scratch)
+}
+
+// StateBuffers is implemented by an Env that lends Analyze the states of a
+// function's blocks, so that one function's states serve the next.
+// Analyze takes a state whenever it needs one (TakeState may return nil:
+// Analyze then makes one) and, once it has replayed the function, gives
+// every state it used back with ReturnState (whatever state TakeState
+// returned is overwritten first). A state is given back at most once, and
+// none is used by Analyze after that.
+type StateBuffers interface {
+	TakeState() *State
+	ReturnState(*State)
 }
 
 // InsnBuffers is implemented by an Env that lends Analyze the storage for
@@ -142,8 +219,36 @@ type analysis struct {
 	// arena holds the lifted instructions of the whole function, in the
 	// order they are decoded, and flat the same in block order.
 	arena, flat []ir.Insn
-	// slab holds the decoded instructions, allocated in batches.
-	slab []decoded
+	// scratch is the analysis's storage (maps, decoded instructions,
+	// blocks, work lists).
+	scratch *Scratch
+	// states lends the blocks' states (nil: they are allocated); spare is
+	// a block's working state no edge kept, for the next block.
+	states StateBuffers
+	spare  *State
+}
+
+// takeState returns a state to overwrite (nil: cloneInto makes one).
+func (a *analysis) takeState() *State {
+	if a.states == nil {
+		return nil
+	}
+	return a.states.TakeState()
+}
+
+// returnStates gives every block's state, and the spare, back to the
+// lender.
+func (a *analysis) returnStates() {
+	for _, b := range a.blocks {
+		if b.in != nil {
+			a.states.ReturnState(b.in)
+			b.in = nil
+		}
+	}
+	if a.spare != nil {
+		a.states.ReturnState(a.spare)
+		a.spare = nil
+	}
 }
 
 // intra reports whether a jump to t stays inside the function.
@@ -168,8 +273,8 @@ type decoded struct {
 }
 
 func (a *analysis) buildCFG() error {
-	code := map[uint32]*decoded{}
-	leaders := map[uint32]bool{a.fn.Start: true}
+	code, leaders := a.scratch.code, a.scratch.leaders
+	leaders[a.fn.Start] = true
 	a.traverse(code, leaders, a.fn.Start)
 	if len(code) == 0 {
 		return fmt.Errorf("function at 0x%x: no decodable code", a.fn.Start)
@@ -185,7 +290,8 @@ func (a *analysis) buildCFG() error {
 // traverse decodes, by recursive descent from start, every instruction the
 // function's direct branches reach, recording block leaders.
 func (a *analysis) traverse(code map[uint32]*decoded, leaders map[uint32]bool, start uint32) {
-	todo := []uint32{start}
+	todo := append(a.scratch.todo[:0], start)
+	defer func() { a.scratch.todo = todo[:0] }()
 	for len(todo) > 0 {
 		pc := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
@@ -278,11 +384,16 @@ const maxArena = 4096
 
 // newDecoded returns d stored in the analysis's slab.
 func (a *analysis) newDecoded(d decoded) *decoded {
-	if len(a.slab) == cap(a.slab) {
-		a.slab = make([]decoded, 0, 256)
+	sc := a.scratch
+	if sc.batch < len(sc.batches) && len(sc.batches[sc.batch]) == decodedBatch {
+		sc.batch++
 	}
-	a.slab = append(a.slab, d)
-	return &a.slab[len(a.slab)-1]
+	if sc.batch == len(sc.batches) {
+		sc.batches = append(sc.batches, make([]decoded, 0, decodedBatch))
+	}
+	b := append(sc.batches[sc.batch], d)
+	sc.batches[sc.batch] = b
+	return &b[len(b)-1]
 }
 
 func (a *analysis) decodeAt(pc uint32) *decoded {
@@ -349,7 +460,9 @@ func (a *analysis) branchTargets(d *decoded) []uint32 {
 // and m regions cost n+m edges, not n*m (code where every case ends with an
 // indirect jump).
 func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool, orphans []uint32) {
-	starts := make([]uint32, 0, len(leaders))
+	sc := a.scratch
+	starts := sc.starts[:0]
+	defer func() { sc.starts = starts[:0] }()
 	for l := range leaders {
 		if _, ok := code[l]; ok {
 			starts = append(starts, l)
@@ -360,17 +473,28 @@ func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool,
 		starts = starts[:a.lim.MaxBlocks]
 		a.res.Truncated = true
 	}
-	index := make(map[uint32]int, len(starts))
+	index := sc.index
+	if cap(sc.blocks) < len(starts)+1 { // the pointers into it must not move
+		sc.blocks = make([]block, 0, len(starts)+1+len(starts)/4)
+	}
+	sc.blocks = sc.blocks[:len(starts)+1]
+	a.blocks = sc.order[:0]
 	for i, s := range starts {
 		index[s] = i
-		a.blocks = append(a.blocks, &block{start: s})
+		sc.blocks[i] = block{start: s}
+		a.blocks = append(a.blocks, &sc.blocks[i])
 	}
-	hub := &block{start: a.fn.Start}
+	hub := &sc.blocks[len(starts)]
+	*hub = block{start: a.fn.Start}
+	// Every block's successors go into one slice, block after block.
+	succs := sc.succs[:0]
+	defer func() { sc.succs = succs[:0] }()
 	for _, o := range orphans {
 		if i, ok := index[o]; ok {
-			hub.succs = append(hub.succs, i)
+			succs = append(succs, i)
 		}
 	}
+	hub.succs = succs[0:len(succs):len(succs)]
 	if len(hub.succs) > 0 {
 		a.blocks = append(a.blocks, hub) // last: it runs after the dispatches queued with it
 	}
@@ -385,7 +509,7 @@ func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool,
 	flat := a.flat[:0]
 	for _, b := range a.blocks[:len(starts)] {
 		pc := b.start
-		first := len(flat)
+		first, firstSucc := len(flat), len(succs)
 		for {
 			d := code[pc]
 			flat = append(flat, d.insns...)
@@ -393,23 +517,24 @@ func (a *analysis) formBlocks(code map[uint32]*decoded, leaders map[uint32]bool,
 			if d.ends || d.insns[len(d.insns)-1].Kind == ir.Branch {
 				for _, t := range a.branchTargets(d) {
 					if i, ok := index[t]; ok {
-						b.succs = append(b.succs, i)
+						succs = append(succs, i)
 					}
 				}
 				if isSwitch(d.insns[len(d.insns)-1]) && len(hub.succs) > 0 {
-					b.succs = append(b.succs, len(starts))
+					succs = append(succs, len(starts))
 				}
 				break
 			}
 			pc = d.next
 			if i, ok := index[pc]; ok {
-				b.succs = append(b.succs, i)
+				succs = append(succs, i)
 				break
 			}
 			if code[pc] == nil {
 				break
 			}
 		}
+		b.succs = succs[firstSucc:len(succs):len(succs)]
 	}
 }
 
@@ -419,12 +544,17 @@ func (a *analysis) fixpoint() {
 	}
 	a.blocks[0].in = newEntryState(a.arch)
 	a.blocks[0].in.env = a.env // the visitor sees the first instruction before any step sets it
-	queued := make([]bool, len(a.blocks))
+	sc := a.scratch
+	queued := sc.queued[:0]
+	for range a.blocks {
+		queued = append(queued, false)
+	}
+	sc.queued = queued
 	// Lowest address first: a cheap approximation of reverse postorder.
-	work := &blockHeap{0}
+	sc.work = append(sc.work[:0], 0)
+	work := &sc.work
 	queued[0] = true
 	steps := 0
-	var spare *State // a block's working state no edge kept, for the next block
 	for work.Len() > 0 {
 		i := heap.Pop(work).(int)
 		queued[i] = false
@@ -434,8 +564,11 @@ func (a *analysis) fixpoint() {
 		}
 		b := a.blocks[i]
 		b.visits++
-		st := b.in.cloneInto(spare)
-		spare = st
+		if a.spare == nil {
+			a.spare = a.takeState()
+		}
+		st := b.in.cloneInto(a.spare)
+		a.spare = st
 		for k := range b.insns {
 			a.step(st, b.insns, k)
 		}
@@ -447,7 +580,7 @@ func (a *analysis) fixpoint() {
 				heap.Push(work, s)
 			}
 			if kept {
-				spare = nil // st became that block's entry state
+				a.spare = nil // st became that block's entry state
 			}
 		}
 	}
@@ -475,7 +608,7 @@ func (a *analysis) propagate(to int, st *State, last bool) bool {
 		if last {
 			b.in = st
 		} else {
-			b.in = st.clone()
+			b.in = st.cloneInto(a.takeState())
 		}
 		return true
 	}

@@ -87,5 +87,9 @@ func (c cells) clone() cells {
 	if len(c) == 0 {
 		return nil
 	}
-	return append(cells(nil), c...)
+	return append(make(cells, 0, len(c)+cloneRoom), c...)
 }
+
+// cloneRoom is the room a cloned cells leaves for new slots: a state
+// copies its slots to write one, often a new one (a spill, an argument).
+const cloneRoom = 2

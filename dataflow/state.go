@@ -44,14 +44,19 @@ func (s *State) clone() *State { return s.cloneInto(nil) }
 // run again (RunIn) after the environment it ran in is gone.
 func (s *State) Detach() { s.env, s.exact = nil, nil }
 
-// cloneInto makes dst (a new state when nil) a copy of s, reusing dst's
-// register storage, and returns it. The slots are shared, copied on write.
+// cloneInto makes dst (a new state when nil) a copy of s, reusing dst and
+// its register storage, and returns it. The slots are shared, copied on
+// write.
 func (s *State) cloneInto(dst *State) *State {
 	s.stackShared, s.memShared = true, true
-	if dst == nil || cap(dst.regs) < len(s.regs) {
-		dst = &State{regs: make([]Value, len(s.regs))}
+	if dst == nil {
+		dst = &State{}
 	}
-	*dst = State{arch: s.arch, env: s.env, regs: append(dst.regs[:0], s.regs...), pushed: s.pushed,
+	regs := dst.regs[:0]
+	if cap(regs) < len(s.regs) {
+		regs = make([]Value, 0, len(s.regs))
+	}
+	*dst = State{arch: s.arch, env: s.env, regs: append(regs, s.regs...), pushed: s.pushed,
 		stack: s.stack, mem: s.mem, stackShared: true, memShared: true}
 	return dst
 }
