@@ -41,10 +41,10 @@ func runIn(st *State, insns []ir.Insn, arch *ir.Arch, env Env, entry []Value, x 
 	}
 	stack, mem := st.stack[:0], st.mem[:0]
 	if st.stackShared {
-		stack = nil
+		stack = st.freeStack[:0]
 	}
 	if st.memShared {
-		mem = nil
+		mem = st.freeMem[:0]
 	}
 	*st = State{arch: arch, env: env, regs: st.regs[:n], stack: stack, mem: mem, exact: x}
 	clear(st.regs[copy(st.regs, entry):])

@@ -90,6 +90,18 @@ func (c cells) clone() cells {
 	return append(make(cells, 0, len(c)+cloneRoom), c...)
 }
 
+// cloneInto copies c into buf's storage when it has room for c and
+// cloneRoom more (else into a new slice, as clone).
+func (c cells) cloneInto(buf cells) cells {
+	if len(c) == 0 {
+		return buf[:0]
+	}
+	if cap(buf) < len(c)+cloneRoom {
+		return c.clone()
+	}
+	return append(buf[:0], c...)
+}
+
 // cloneRoom is the room a cloned cells leaves for new slots: a state
 // copies its slots to write one, often a new one (a spill, an argument).
 const cloneRoom = 2

@@ -17,6 +17,9 @@ type State struct {
 	// stackShared and memShared say that stack or mem is shared with
 	// another state (copy on write: most edges change neither).
 	stackShared, memShared bool
+	// freeStack and freeMem are storage of this state's own that no state
+	// refers to any more, for its next copy on write.
+	freeStack, freeMem cells
 	// exact follows, in a tracked run, which values are the full
 	// analysis's (nil otherwise).
 	exact *exactness
@@ -56,21 +59,31 @@ func (s *State) cloneInto(dst *State) *State {
 	if cap(regs) < len(s.regs) {
 		regs = make([]Value, 0, len(s.regs))
 	}
+	freeStack, freeMem := dst.freeStack, dst.freeMem
+	if !dst.stackShared && cap(dst.stack) > cap(freeStack) {
+		freeStack = dst.stack // its own (a shared one is flagged so)
+	}
+	if !dst.memShared && cap(dst.mem) > cap(freeMem) {
+		freeMem = dst.mem
+	}
 	*dst = State{arch: s.arch, env: s.env, regs: append(regs, s.regs...), pushed: s.pushed,
-		stack: s.stack, mem: s.mem, stackShared: true, memShared: true}
+		stack: s.stack, mem: s.mem, stackShared: true, memShared: true,
+		freeStack: freeStack[:0], freeMem: freeMem[:0]}
 	return dst
 }
 
 // ownStack and ownMem make s the only owner of its slots before a write.
 func (s *State) ownStack() {
 	if s.stackShared {
-		s.stack, s.stackShared = s.stack.clone(), false
+		s.stack, s.stackShared = s.stack.cloneInto(s.freeStack), false
+		s.freeStack = nil
 	}
 }
 
 func (s *State) ownMem() {
 	if s.memShared {
-		s.mem, s.memShared = s.mem.clone(), false
+		s.mem, s.memShared = s.mem.cloneInto(s.freeMem), false
+		s.freeMem = nil
 	}
 }
 
