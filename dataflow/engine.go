@@ -111,21 +111,21 @@ func Analyze(fn Func, dec ir.Decoder, env Env, lim Limits, visit Visitor) (Resul
 			bufs.ReturnInsns(a.flat)
 		}()
 	}
-	if states, ok := env.(StateBuffers); ok {
-		a.states = states
-		defer a.returnStates()
-	}
 	a.scratch = &Scratch{}
 	if lender, ok := env.(ScratchLender); ok {
 		if sc := lender.TakeScratch(); sc != nil {
 			a.scratch = sc
 		}
-		defer func() {
+		defer func() { // after the states' return below, which reads the blocks
 			a.scratch.order = a.blocks[:0]
 			lender.ReturnScratch(a.scratch)
 		}()
 	}
 	a.scratch.reset()
+	if states, ok := env.(StateBuffers); ok {
+		a.states = states
+		defer a.returnStates()
+	}
 	if err := a.buildCFG(); err != nil {
 		return a.res, err
 	}
