@@ -1,11 +1,13 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -26,25 +28,37 @@ type walker struct {
 	progress *Progress
 }
 
-// walkRoots queues the files named among roots first, then walks the
-// folders: a file named explicitly is reported as named (a non-PE file is an
-// error) even when a folder given before it holds it too. Each root is
-// looked up once.
+// walkRoots queues the files named among roots first, largest first, then
+// walks the folders: a file named explicitly is reported as named (a
+// non-PE file is an error) even when a folder given before it holds it too.
+// Each root is looked up once.
+//
+// Largest first: the workers then start on the files that take longest
+// (the analysis grows with the code) and end on small ones, so that no
+// worker is left with a large file while the others have nothing to do
+// (on the 41 drivers of ../shared/corpus/byovd, each run after a run of
+// the peer: 43.7 ms instead of 46.9, the slowest quarter above 46.6 ms
+// instead of 58.8; scripts/ab.sh -n 30). Results come out in about that
+// order with JSON Lines; every other format sorts them by path.
 func (w *walker) walkRoots(ctx context.Context, roots []string) {
 	type rootInfo struct {
 		path string
 		fi   fs.FileInfo
 		err  error
 	}
-	var rest []rootInfo
+	var files, rest []rootInfo
 	for _, root := range roots {
 		root = filepath.Clean(root)
 		fi, err := os.Stat(root)
 		if err == nil && fi.Mode().IsRegular() {
-			w.queue(ctx, root, true)
+			files = append(files, rootInfo{root, fi, err})
 			continue
 		}
 		rest = append(rest, rootInfo{root, fi, err})
+	}
+	slices.SortStableFunc(files, func(a, b rootInfo) int { return cmp.Compare(b.fi.Size(), a.fi.Size()) })
+	for _, f := range files {
+		w.queue(ctx, f.path, true)
 	}
 	for _, r := range rest {
 		if ctx.Err() != nil {
