@@ -628,29 +628,42 @@ func TestExplicitFileAfterItsFolder(t *testing.T) {
 }
 
 // TestNamedFilesLargestFirst checks that files named on the command line
-// are queued largest first (ties in the order given), before the folders.
+// are queued largest first (ties in the order given) when the call-site
+// rules run, in the order named otherwise, before the folders.
 func TestNamedFilesLargestFirst(t *testing.T) {
 	dir := writeFiles(t, map[string][]byte{
 		"a.sys": make([]byte, 10), "b.sys": make([]byte, 300), "c.sys": make([]byte, 20), "d.sys": make([]byte, 20),
 		"sub/e.sys": make([]byte, 1000),
 	})
-	jobs := make(chan job, 16)
-	out := make(chan outcome, 16)
-	w := &walker{jobs: jobs, out: out, seen: map[string]bool{}}
 	names := []string{"a.sys", "b.sys", "sub", "c.sys", "d.sys"}
 	var roots []string
 	for _, n := range names {
 		roots = append(roots, filepath.Join(dir, n))
 	}
-	w.walkRoots(context.Background(), roots)
-	close(jobs)
-	var got []string
-	for j := range jobs {
-		rel, _ := filepath.Rel(dir, j.path)
-		got = append(got, filepath.ToSlash(rel))
+	for _, c := range []struct {
+		largestFirst bool
+		want         []string
+	}{
+		{true, []string{"b.sys", "c.sys", "d.sys", "a.sys", "sub/e.sys"}},
+		{false, []string{"a.sys", "b.sys", "c.sys", "d.sys", "sub/e.sys"}},
+	} {
+		jobs := make(chan job, 16)
+		w := &walker{jobs: jobs, out: make(chan outcome, 16), seen: map[string]bool{}, largestFirst: c.largestFirst}
+		w.walkRoots(context.Background(), roots)
+		close(jobs)
+		var got []string
+		for j := range jobs {
+			rel, _ := filepath.Rel(dir, j.path)
+			got = append(got, filepath.ToSlash(rel))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("largestFirst %v: queued %v, want %v", c.largestFirst, got, c.want)
+		}
 	}
-	want := []string{"b.sys", "c.sys", "d.sys", "a.sys", "sub/e.sys"}
-	if !slices.Equal(got, want) {
-		t.Errorf("queued %v, want %v", got, want)
+	if s := (&Scanner{Analyzers: checks.All()}); !s.callSites() {
+		t.Error("a scan with every rule: want files largest first")
+	}
+	if s := (&Scanner{Analyzers: []*checks.Analyzer{checks.WritableExecutableSection, checks.PageCrossingRelocation}}); s.callSites() {
+		t.Error("a scan of image rules: want files in the order named")
 	}
 }

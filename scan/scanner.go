@@ -108,7 +108,12 @@ func (s *Scanner) Hashing() bool {
 	if len(s.Analyzers) == 0 {
 		return true
 	}
-	return slices.ContainsFunc(s.Analyzers, func(a *checks.Analyzer) bool { return a.CallSite() })
+	return s.callSites()
+}
+
+// callSites reports whether a call-site rule runs (no analyzer named: all).
+func (s *Scanner) callSites() bool {
+	return len(s.Analyzers) == 0 || slices.ContainsFunc(s.Analyzers, func(a *checks.Analyzer) bool { return a.CallSite() })
 }
 
 // job is one file for a worker.
@@ -135,7 +140,8 @@ func (s *Scanner) Scan(ctx context.Context, roots []string, emit func(FileResult
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(jobs)
-		w := &walker{follow: s.FollowSymlinks, jobs: jobs, out: out, seen: map[string]bool{}, progress: s.Progress}
+		w := &walker{follow: s.FollowSymlinks, jobs: jobs, out: out, seen: map[string]bool{}, progress: s.Progress,
+			largestFirst: s.callSites()}
 		w.walkRoots(ctx, roots)
 		if s.Progress != nil {
 			s.Progress.WalkDone.Store(true)
