@@ -105,9 +105,6 @@ func (s *Scanner) Hashing() bool {
 	case HashNever:
 		return false
 	}
-	if len(s.Analyzers) == 0 {
-		return true
-	}
 	return s.callSites()
 }
 
