@@ -105,12 +105,10 @@ func (s *Scanner) Hashing() bool {
 	case HashNever:
 		return false
 	}
-	return s.callSites()
-}
-
-// callSites reports whether a call-site rule runs (no analyzer named: all).
-func (s *Scanner) callSites() bool {
-	return len(s.Analyzers) == 0 || slices.ContainsFunc(s.Analyzers, func(a *checks.Analyzer) bool { return a.CallSite() })
+	if len(s.Analyzers) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(s.Analyzers, func(a *checks.Analyzer) bool { return a.CallSite() })
 }
 
 // job is one file for a worker.
@@ -137,8 +135,7 @@ func (s *Scanner) Scan(ctx context.Context, roots []string, emit func(FileResult
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(jobs)
-		w := &walker{follow: s.FollowSymlinks, jobs: jobs, out: out, seen: map[string]bool{}, progress: s.Progress,
-			largestFirst: s.callSites()}
+		w := &walker{follow: s.FollowSymlinks, jobs: jobs, out: out, seen: map[string]bool{}, progress: s.Progress}
 		w.walkRoots(ctx, roots)
 		if s.Progress != nil {
 			s.Progress.WalkDone.Store(true)

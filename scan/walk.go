@@ -1,13 +1,11 @@
 package scan
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -26,52 +24,27 @@ type walker struct {
 	walked []string
 	// progress, where set, counts the files queued.
 	progress *Progress
-	// largestFirst queues the files named among the roots largest first
-	// (walkRoots), for scans whose cost per file varies widely (the
-	// call-site analysis); otherwise each is queued as soon as it is
-	// looked up.
-	largestFirst bool
 }
 
 // walkRoots queues the files named among roots first, then walks the
-// folders: a file named explicitly is reported as named (a non-PE file is
-// an error) even when a folder given before it holds it too. Each root is
+// folders: a file named explicitly is reported as named (a non-PE file is an
+// error) even when a folder given before it holds it too. Each root is
 // looked up once.
-//
-// With largestFirst the named files are queued largest first, once all of
-// them have been looked up: the workers then start on the files that take
-// longest (the call-site analysis grows with the code) and end on small
-// ones, so that no worker is left with a large file while the others have
-// nothing to do (on the 41 drivers of ../shared/corpus/byovd, each run
-// after a run of the peer: 43.7 ms instead of 46.9, the slowest quarter
-// above 46.6 ms instead of 58.8; scripts/ab.sh -n 30). Image rules cost
-// about the same per file: there, waiting for every lookup before the
-// first file cost more than the order saved (945 files: 29-33 → 34-36 ms).
-// Results come out in about that order with JSON Lines; every other format
-// sorts them by path.
 func (w *walker) walkRoots(ctx context.Context, roots []string) {
 	type rootInfo struct {
 		path string
 		fi   fs.FileInfo
 		err  error
 	}
-	var files, rest []rootInfo
+	var rest []rootInfo
 	for _, root := range roots {
 		root = filepath.Clean(root)
 		fi, err := os.Stat(root)
-		switch {
-		case err == nil && fi.Mode().IsRegular() && w.largestFirst:
-			files = append(files, rootInfo{root, fi, err})
-			continue
-		case err == nil && fi.Mode().IsRegular():
+		if err == nil && fi.Mode().IsRegular() {
 			w.queue(ctx, root, true)
 			continue
 		}
 		rest = append(rest, rootInfo{root, fi, err})
-	}
-	slices.SortStableFunc(files, func(a, b rootInfo) int { return cmp.Compare(b.fi.Size(), a.fi.Size()) })
-	for _, f := range files {
-		w.queue(ctx, f.path, true)
 	}
 	for _, r := range rest {
 		if ctx.Err() != nil {
