@@ -55,7 +55,6 @@ type image struct {
 	codeMemo    map[uint32]codeTarget
 	atScratch   []int32             // reach's byte map, reused
 	liftScratch []ir.Insn           // reach's lifting buffer, reused
-	liftBufs    [][]ir.Insn         // free buffers for the full analysis (dataflow.InsnBuffers)
 	runStates   []*dataflow.State   // free states for those runs
 	scratches   []*dataflow.Scratch // free storage for the full analysis (dataflow.ScratchLender)
 	insnScratch []machineInsn       // where reach decodes a function

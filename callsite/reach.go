@@ -916,17 +916,10 @@ func (im *image) TakeState() *dataflow.State {
 // ReturnState implements dataflow.StateBuffers.
 func (im *image) ReturnState(st *dataflow.State) { im.release(st) }
 
-// TakeScratch implements dataflow.ScratchLender: the full analysis's maps
-// and lists are kept from one function to the next, and from image to
-// image by the workspace.
+// TakeScratch implements dataflow.ScratchLender: the full analysis's
+// lifted instructions, maps and lists are kept from one function to the
+// next, and from image to image by the workspace.
 func (im *image) TakeScratch() *dataflow.Scratch { return popFree(&im.scratches) }
 
 // ReturnScratch implements dataflow.ScratchLender.
 func (im *image) ReturnScratch(sc *dataflow.Scratch) { im.scratches = append(im.scratches, sc) }
-
-// TakeInsns implements dataflow.InsnBuffers: the full analysis's buffers
-// come from the same free list as the quick passes' runs.
-func (im *image) TakeInsns() []ir.Insn { return popFree(&im.liftBufs) }
-
-// ReturnInsns implements dataflow.InsnBuffers.
-func (im *image) ReturnInsns(buf []ir.Insn) { im.liftBufs = append(im.liftBufs, buf[:0]) }

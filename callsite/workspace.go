@@ -118,7 +118,7 @@ func (im *image) storage() *image {
 		reachMemo: emptied(im.reachMemo), codeMemo: emptied(im.codeMemo), globalMemo: emptied(im.globalMemo),
 		pdataStart: emptied(im.pdataStart), refs: emptied(im.refs), calls: emptied(im.calls),
 		syms: clearedSlice(im.syms), startList: im.startList[:0], jumpStarts: im.jumpStarts[:0],
-		atScratch: im.atScratch, liftScratch: im.liftScratch[:0], liftBufs: im.liftBufs,
+		atScratch: im.atScratch, liftScratch: im.liftScratch[:0],
 		insnScratch: im.insnScratch[:0], callScratch: im.callScratch[:0], scratches: im.scratches, runStates: clearedSlice(im.runStates), codeBytes: im.codeBytes[:0],
 	}
 }

@@ -104,24 +104,19 @@ type block struct {
 func Analyze(fn Func, dec ir.Decoder, env Env, lim Limits, visit Visitor) (Result, error) {
 	lim = lim.withDefaults()
 	a := &analysis{fn: fn, dec: dec, arch: dec.Arch(), env: env, lim: lim}
-	if bufs, ok := env.(InsnBuffers); ok {
-		a.arena, a.flat = bufs.TakeInsns()[:0], bufs.TakeInsns()[:0]
-		defer func() {
-			bufs.ReturnInsns(a.arena)
-			bufs.ReturnInsns(a.flat)
-		}()
-	}
 	a.scratch = &Scratch{}
 	if lender, ok := env.(ScratchLender); ok {
 		if sc := lender.TakeScratch(); sc != nil {
 			a.scratch = sc
 		}
 		defer func() { // after the states' return below, which reads the blocks
-			a.scratch.order = a.blocks[:0]
-			lender.ReturnScratch(a.scratch)
+			sc := a.scratch
+			sc.order, sc.arena, sc.flat = a.blocks[:0], a.arena[:0], a.flat[:0]
+			lender.ReturnScratch(sc)
 		}()
 	}
 	a.scratch.reset()
+	a.arena, a.flat = a.scratch.arena[:0], a.scratch.flat[:0]
 	if states, ok := env.(StateBuffers); ok {
 		a.states = states
 		defer a.returnStates()
@@ -140,18 +135,21 @@ func Analyze(fn Func, dec ir.Decoder, env Env, lim Limits, visit Visitor) (Resul
 // grown to its size. The zero value is ready. Between analyses it holds
 // nothing but storage that the next one overwrites.
 type Scratch struct {
-	code    map[uint32]*decoded // the decoded instructions by address
-	leaders map[uint32]bool
-	index   map[uint32]int // block starts → block numbers
-	batches [][]decoded    // where decoded instructions are stored
-	batch   int            // the batch being filled
-	blocks  []block        // the blocks' storage
-	order   []*block       // the analysis's blocks (analysis.blocks)
-	succs   []int          // the blocks' successor lists
-	starts  []uint32
-	todo    []uint32
-	queued  []bool
-	work    blockHeap
+	// arena and flat hold the function's lifted instructions
+	// (analysis.arena, analysis.flat).
+	arena, flat []ir.Insn
+	code        map[uint32]*decoded // the decoded instructions by address
+	leaders     map[uint32]bool
+	index       map[uint32]int // block starts → block numbers
+	batches     [][]decoded    // where decoded instructions are stored
+	batch       int            // the batch being filled
+	blocks      []block        // the blocks' storage
+	order       []*block       // the analysis's blocks (analysis.blocks)
+	succs       []int          // the blocks' successor lists
+	starts      []uint32
+	todo        []uint32
+	queued      []bool
+	work        blockHeap
 }
 
 // decodedBatch is the number of decoded instructions stored per batch.
@@ -194,16 +192,6 @@ type ScratchLender interface {
 type StateBuffers interface {
 	TakeState() *State
 	ReturnState(*State)
-}
-
-// InsnBuffers is implemented by an Env that lends Analyze the storage for
-// a function's lifted instructions, so that one function's buffers serve
-// the next. Analyze takes two buffers and returns them (grown) when done;
-// they must not be lent to anyone else meanwhile (Analyze may be called
-// again, for another function, from inside a visitor).
-type InsnBuffers interface {
-	TakeInsns() []ir.Insn
-	ReturnInsns([]ir.Insn)
 }
 
 type analysis struct {
