@@ -8,7 +8,8 @@
 //     rdpid, movdiri, …; dependencies.md §2).
 //  2. fast.go: a direct decoder for the encodings that make up most compiled
 //     code (mov, lea, push/pop, call/jmp/jcc, ALU, shifts, movzx/movsx,
-//     setcc, cmov, ret, nop) with at most a REX prefix. It does not allocate
+//     setcc, cmov, ret, nop) with at most a REX prefix, and an operand-size
+//     prefix on the 16-bit forms of mov, test and the ALU ops. It does not allocate
 //     and is about 5x faster than x86asm; a test checks it against x86asm
 //     over the corpus and the fuzzer does the same on random bytes.
 //  3. golang.org/x/arch/x86/x86asm for everything else. Its bare one-byte

@@ -8,7 +8,9 @@ import (
 
 // The fast decoder: the encodings that make up most compiled code (mov,
 // lea, push/pop, call/jmp/jcc, ALU ops, shifts, movzx/movsx, setcc, cmov,
-// nop, ret, int3) with no legacy prefix and at most a REX, decoded straight
+// nop, ret, int3) with no legacy prefix but an operand-size prefix on the
+// 16-bit forms of mov, test and the ALU ops (fast16), and at most a REX,
+// decoded straight
 // into the lifter's insn, with the operands as x86asm would give them.
 // Lifting is then shared. It is several times faster than x86asm's table
 // interpreter and does not allocate; TestFastMatchesX86asm checks it
@@ -28,6 +30,22 @@ var (
 		x86asm.CMOVS, x86asm.CMOVNS, x86asm.CMOVP, x86asm.CMOVNP, x86asm.CMOVL, x86asm.CMOVGE, x86asm.CMOVLE, x86asm.CMOVG}
 	// alu maps the low opcodes 00..3F (op>>3) to their operation.
 	alu = [8]x86asm.Op{x86asm.ADD, x86asm.OR, 0, 0, x86asm.AND, x86asm.SUB, x86asm.XOR, x86asm.CMP}
+	// fast16 marks the opcodes the fast decoder takes after an
+	// operand-size prefix (66): the 16-bit forms of the ALU ops r/m,r and
+	// r,r/m, of group 1 with an immediate, of test, and of mov r/m,r, r,r/m
+	// and r/m,imm. They are about half of what took x86asm's path in the
+	// driver corpus (word fields of structures).
+	fast16 = func() (t [256]bool) {
+		for op := 0; op < 0x40; op++ {
+			if op&7 == 1 || op&7 == 3 {
+				t[op] = alu[op>>3] != 0
+			}
+		}
+		for _, op := range []byte{0x81, 0x83, 0x85, 0x89, 0x8B, 0xC7} {
+			t[op] = true
+		}
+		return t
+	}()
 )
 
 // xreg returns register n (0..15) of size bytes as x86asm numbers it.
@@ -121,6 +139,13 @@ func imm8(code []byte, pos int) (int64, bool) {
 	return int64(int8(code[pos])), true
 }
 
+func imm16(code []byte, pos int) (int64, bool) {
+	if pos+2 > len(code) {
+		return 0, false
+	}
+	return int64(int16(binary.LittleEndian.Uint16(code[pos:]))), true
+}
+
 func imm32(code []byte, pos int) (int64, bool) {
 	if pos+4 > len(code) {
 		return 0, false
@@ -133,21 +158,31 @@ func imm32(code []byte, pos int) (int64, bool) {
 func (l *lifter) fast(code []byte) (n int, ok bool) {
 	d := l.d
 	i := 0
+	p66 := code[0] == 0x66
+	if p66 {
+		i = 1
+	}
 	var rex byte
-	if d.mode == 64 && code[0]&0xF0 == 0x40 {
-		rex, i = code[0], 1
+	if d.mode == 64 && i < len(code) && code[i]&0xF0 == 0x40 {
+		rex, i = code[i], i+1
 	}
 	if i >= len(code) {
 		return 0, false
 	}
 	op := code[i]
 	i++
+	if p66 && !fast16[op] {
+		return 0, false
+	}
 	inst := &l.inst
 	// l.inst is still zero: set only what is not.
 	inst.addrSize, inst.dataSize, inst.opcode = d.mode, 32, op
 	size := 4
-	if rex&8 != 0 {
+	switch {
+	case rex&8 != 0: // REX.W wins over 66
 		inst.dataSize, size = 64, 8
+	case p66:
+		inst.dataSize, size = 16, 2
 	}
 	ptrReg := 8 // push/pop/call/jmp operands
 	if d.mode == 32 {
@@ -259,10 +294,14 @@ func (l *lifter) fast(code []byte) (n int, ok bool) {
 			return 0, false
 		}
 		var v int64
-		if op == 0x81 {
+		switch {
+		case op == 0x81 && size == 2:
+			v, ok = imm16(code, end)
+			end += 2
+		case op == 0x81:
 			v, ok = imm32(code, end)
 			end += 4
-		} else {
+		default:
 			v, ok = imm8(code, end)
 			end++
 		}
@@ -315,6 +354,14 @@ func (l *lifter) fast(code []byte) (n int, ok bool) {
 			inst.op = x86asm.CDQ
 		}
 		end = i
+	case op >= 0xB0 && op <= 0xB7: // mov r8, imm8
+		v, ok := imm8(code, i)
+		if !ok {
+			return 0, false
+		}
+		inst.op = x86asm.MOV
+		args[0], args[1] = rarg(op&7|(rex&1)<<3, 1, rex), immArg(v&0xff)
+		end = i + 1
 	case op >= 0xB8 && op <= 0xBF:
 		inst.op = x86asm.MOV
 		r := op&7 | (rex&1)<<3
@@ -371,10 +418,14 @@ func (l *lifter) fast(code []byte) (n int, ok bool) {
 			return 0, false
 		}
 		var v int64
-		if op == 0xC7 {
+		switch {
+		case op == 0xC7 && size == 2:
+			v, ok = imm16(code, end)
+			end += 2
+		case op == 0xC7:
 			v, ok = imm32(code, end)
 			end += 4
-		} else {
+		default:
 			v, ok = imm8(code, end)
 			v &= 0xff
 			end++

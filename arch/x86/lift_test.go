@@ -626,6 +626,14 @@ func FuzzLift(f *testing.F) {
 			f.Add(code, false)
 		}
 	}
+	// The forms the fast decoder takes after an operand-size prefix
+	// (fast16), and mov r8, imm8; with REX.W, truncated immediates.
+	for _, h := range []string{"6689442410", "66448944241c", "66c74424283412", "6681f9ffff", "6683f8ff", "664839c8",
+		"66c7052000000034", "6681", "b201", "41b0ff", "6641894a08", "66490fc7"} {
+		code, _ := hex.DecodeString(h)
+		f.Add(code, true)
+		f.Add(code, false)
+	}
 	if text := loadText(f); len(text) > 0 {
 		for i := 0; i+15 <= len(text) && i < 1<<16; i += 997 {
 			f.Add(text[i:i+15], true)
